@@ -1,0 +1,6 @@
+import type { Command } from "../command.js";
+import { buildCommand } from "./build.js";
+import { doctorCommand } from "./doctor.js";
+
+/** Every top-level command, in the order `--help` lists them. */
+export const commands: readonly Command[] = [buildCommand, doctorCommand];

@@ -1,0 +1,63 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { InvalidInputError } from "./errors.js";
+import { configDir, goModuleDir } from "./paths.js";
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
+
+const PinsSchema = z.object({
+  busybox: z.object({
+    version: z.string().regex(/^\d+\.\d+\.\d+$/, "must look like 1.37.0"),
+    sha256: Sha256,
+  }),
+  headscale: z.object({
+    module: z.string().min(1),
+    version: z.string().regex(/^v\d+\.\d+\.\d+$/),
+  }),
+});
+
+export type Pins = z.infer<typeof PinsSchema>;
+
+export function parsePins(text: string, source = "pins.json"): Pins {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidInputError(`${source}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = PinsSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new InvalidInputError(`${source}: ${i.path.join(".")}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export function loadPins(dir = configDir): Pins {
+  return parsePins(readFileSync(join(dir, "pins.json"), "utf8"), join("config", "pins.json"));
+}
+
+export interface GoModulePins {
+  /** Minimum Go version the module asks for (the `go` line). */
+  goVersion: string;
+  tailscaleVersion: string;
+  caRootsVersion: string;
+}
+
+/** Reads the Tailscale and CA-roots versions from go/go.mod: the one place they are pinned. */
+export function parseGoMod(text: string): GoModulePins {
+  const goLine = /^go (\S+)$/m.exec(text)?.[1];
+  const req = (mod: string) =>
+    new RegExp(`^\\s*(?:require\\s+)?${mod.replace(/[.]/g, "\\.")}\\s+(v\\S+)`, "m").exec(text)?.[1];
+  const tailscale = req("tailscale.com");
+  const roots = req("golang.org/x/crypto/x509roots/fallback");
+  if (!goLine || !tailscale || !roots) {
+    throw new InvalidInputError("go/go.mod: expected a go line and requirements on tailscale.com and golang.org/x/crypto/x509roots/fallback");
+  }
+  return { goVersion: goLine, tailscaleVersion: tailscale, caRootsVersion: roots };
+}
+
+export function loadGoModPins(dir = goModuleDir): GoModulePins {
+  return parseGoMod(readFileSync(join(dir, "go.mod"), "utf8"));
+}
