@@ -1,0 +1,443 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ARCH_NAMES, allArchitectures, type Architecture } from "../arch.js";
+import { ConfigError } from "./errors.js";
+import {
+  TAILNET_V4,
+  contains,
+  overlaps,
+  parseInterfaceAddress,
+  parseIp,
+  parsePrefix,
+  type InterfaceAddress,
+  type Prefix,
+} from "./net.js";
+import { parseRouterOsVersion, syntaxFor, type RouterOsVersion, type Syntax } from "./version.js";
+
+/*
+ * The router config: one small YAML or JSON file. The zod schema below checks
+ * its shape; validateSemantics then checks what a schema cannot (addresses
+ * inside subnets, overlapping prefixes, version-dependent features). Both run
+ * before anything talks to a router.
+ */
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const Name = z.string().regex(NAME_RE, "must be 1-63 letters, digits, '.', '_' or '-'");
+const Size = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => parseSize(v) !== null, "must be a size such as 64M, 200MiB or 1G");
+const RouterPath = z
+  .string()
+  .min(1)
+  .refine((p) => !/[\s"'$\\]/.test(p) && !p.split("/").includes(".."), "must be a router file path without spaces, quotes or '..'")
+  .transform((p) => p.replace(/^\/+/, "").replace(/\/+$/, ""));
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
+const AuthKeySchema = z.union([
+  z.literal("none"),
+  z.object({ env: EnvName }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+  z.object({ containerFile: z.string().regex(/^\/\S+$/, "must be an absolute path inside the container") }).strict(),
+]);
+
+const ImageSchema = z
+  .object({
+    /** A local docker-archive .tar; deploy serves it to the router; `{arch}` is replaced by the arch name. */
+    file: z.string().min(1).optional(),
+    /** An http(s) URL the router can fetch the .tar from itself. */
+    url: z.string().url().optional(),
+    /** A .tar that is already on the router. */
+    routerFile: RouterPath.optional(),
+    /** A registry reference, e.g. registry.example.com/owner/mikrotik-tailscale:stable. */
+    remote: z.string().regex(/^[a-z0-9][\w.\-/:@]*$/i, "must be a registry reference such as registry.example.com/owner/image:tag").optional(),
+    /** /container/config registry-url, for `remote`. */
+    registryUrl: z.string().url().optional(),
+    /** Keep the fetched .tar on the router after extraction (default: remove it). */
+    keepFile: z.boolean().default(false),
+  })
+  .strict()
+  .refine((i) => [i.file, i.url, i.routerFile, i.remote].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of file, url, routerFile or remote",
+  });
+
+export const RouterConfigSchema = z
+  .object({
+    routeros: z
+      .object({
+        version: z.union([z.string(), z.number()]).transform((v) => String(v)),
+        arch: z.string(),
+      })
+      .strict(),
+    /** Default for --router, e.g. https://admin@192.168.88.1 (never a password). */
+    router: z.string().url().optional(),
+    container: z
+      .object({
+        name: Name.default("tailscale"),
+        hostname: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, "must be a DNS label (letters, digits, '-')")
+          .optional(),
+        memoryLimit: Size.optional(),
+        startOnBoot: z.boolean().default(true),
+        logging: z.boolean().default(true),
+        /** Container dns= servers; empty leaves it to /ip/dns. */
+        dns: z.array(z.string()).default([]),
+        /** Per-container tmpfs mounts (RouterOS 7.21.2+): directory -> size. */
+        tmpfs: z.record(z.string().regex(/^\/[\w./-]+$/, "must be an absolute directory"), Size).optional(),
+      })
+      .strict()
+      .default({}),
+    image: ImageSchema,
+    network: z
+      .object({
+        veth: z
+          .object({
+            name: Name.default("veth-tailscale"),
+            address: z.string(),
+            gateway: z.string(),
+          })
+          .strict(),
+        bridge: Name.default("br-tailscale"),
+        /** Add the bridge to this interface list (e.g. LAN) so the default firewall lets the container in. */
+        interfaceList: Name.optional(),
+      })
+      .strict(),
+    storage: z
+      .object({
+        /** A tmpfs RAM disk (/disk add type=tmpfs) for devices with 16 MB of flash. */
+        ramDisk: z.object({ slot: Name.default("ramdisk"), size: Size.default("200M") }).strict().optional(),
+        rootDir: RouterPath,
+        stateDir: RouterPath,
+        tmpDir: RouterPath.optional(),
+        /** Where deploy puts a fetched .tar; default: the RAM disk, else the parent of tmpDir, else next to rootDir. */
+        imageDir: RouterPath.optional(),
+      })
+      .strict(),
+    tailscale: z
+      .object({
+        advertiseRoutes: z.array(z.string()).default([]),
+        exitNode: z.boolean().default(false),
+        /** Subnets other nodes advertise that this router should reach through the container. */
+        acceptRoutes: z.array(z.string()).default([]),
+        /** Use this exit node (IP or name) for the container's own traffic. */
+        useExitNode: z.string().optional(),
+        loginServer: z.string().url().optional(),
+        authKey: AuthKeySchema.default("none"),
+        acceptDns: z.boolean().default(false),
+        authOnce: z.boolean().default(true),
+        extraArgs: z.string().optional(),
+        tailscaledExtraArgs: z.string().optional(),
+        logVerbosity: z.number().int().min(0).max(9).optional(),
+        /** More environment variables for the container. */
+        env: z.record(EnvName, z.string()).default({}),
+      })
+      .strict()
+      .default({}),
+    dns: z
+      .object({
+        /** Domains the router forwards to MagicDNS (100.100.100.100). */
+        forward: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "must be a domain name")).default(["ts.net"]),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type RawRouterConfig = z.infer<typeof RouterConfigSchema>;
+
+export type AuthKeySource =
+  | { kind: "none" }
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string }
+  | { kind: "containerFile"; path: string };
+
+export type ImageSource =
+  | { kind: "file"; path: string }
+  | { kind: "url"; url: string; fileName: string }
+  | { kind: "routerFile"; path: string }
+  | { kind: "remote"; ref: string };
+
+/** A validated, normalized router config. */
+export interface RouterConfig {
+  source: string;
+  /** Directory relative file paths are resolved against. */
+  baseDir: string;
+  version: RouterOsVersion;
+  syntax: Syntax;
+  arch: Architecture;
+  router?: string;
+  container: {
+    name: string;
+    hostname?: string;
+    memoryLimit?: string;
+    startOnBoot: boolean;
+    logging: boolean;
+    dns: string[];
+    tmpfs: { dir: string; size: string }[];
+  };
+  image: { source: ImageSource; registryUrl?: string; keepFile: boolean };
+  network: {
+    veth: { name: string; address: InterfaceAddress; gateway: string };
+    bridge: string;
+    interfaceList?: string;
+    /** The container subnet (from the veth address). */
+    subnet: Prefix;
+  };
+  storage: {
+    ramDisk?: { slot: string; size: string };
+    rootDir: string;
+    stateDir: string;
+    tmpDir?: string;
+    imageDir: string;
+  };
+  tailscale: {
+    advertiseRoutes: Prefix[];
+    exitNode: boolean;
+    acceptRoutes: Prefix[];
+    useExitNode?: string;
+    loginServer?: string;
+    authKey: AuthKeySource;
+    acceptDns: boolean;
+    authOnce: boolean;
+    extraArgs?: string;
+    tailscaledExtraArgs?: string;
+    logVerbosity?: number;
+    env: Record<string, string>;
+  };
+  dns: { forward: string[] };
+  /** Things that are allowed but probably not what the user wants. */
+  warnings: string[];
+}
+
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Parses 64M, 64MiB, 64MB, 67108864, 1.5G into bytes (RouterOS treats M as MiB). */
+export function parseSize(s: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(s.trim());
+  if (!m) return null;
+  return Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+}
+
+/** Accepts RouterOS names (x86, arm64, arm, arm32v5) and this project's (amd64, arm64, armv7, armv5). */
+export function routerArchitecture(name: string): Architecture | undefined {
+  const n = name.trim().toLowerCase();
+  const all = allArchitectures();
+  return all.find((a) => a.name === n) ?? all.find((a) => a.routerosArch === n) ?? (n === "x86_64" ? all.find((a) => a.name === "amd64") : undefined);
+}
+
+function fail(source: string, path: string, message: string): never {
+  throw new ConfigError(`${source}: ${path}: ${message}`);
+}
+
+function describePrefixError(s: string): string {
+  const loose = parsePrefix(s, false);
+  if (loose) return `'${s}' has host bits set (did you mean ${loose.text}?)`;
+  return `'${s}' is not a valid CIDR prefix (expected e.g. 192.168.88.0/24)`;
+}
+
+function parsePrefixList(source: string, path: string, list: string[]): Prefix[] {
+  const out: Prefix[] = [];
+  list.forEach((s, i) => {
+    const p = parsePrefix(s);
+    if (!p) fail(source, `${path}[${i}]`, describePrefixError(s));
+    out.push(p);
+  });
+  for (let i = 0; i < out.length; i++) {
+    for (let j = i + 1; j < out.length; j++) {
+      if (overlaps(out[i]!, out[j]!)) fail(source, path, `${out[i]!.text} and ${out[j]!.text} overlap`);
+    }
+  }
+  return out;
+}
+
+function imageSource(raw: RawRouterConfig["image"]): ImageSource {
+  if (raw.file !== undefined) return { kind: "file", path: raw.file };
+  if (raw.url !== undefined) {
+    const name = decodeURIComponent(new URL(raw.url).pathname.split("/").pop() ?? "");
+    return { kind: "url", url: raw.url, fileName: name || "mikrotik-tailscale.tar" };
+  }
+  if (raw.routerFile !== undefined) return { kind: "routerFile", path: raw.routerFile };
+  return { kind: "remote", ref: raw.remote! };
+}
+
+function parentDir(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "" : p.slice(0, i);
+}
+
+/** Parses and validates config text (YAML is a superset of JSON, so both work). */
+export function parseRouterConfig(text: string, source = "router config", baseDir = process.cwd()): RouterConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (raw === null || typeof raw !== "object") throw new ConfigError(`${source}: expected a mapping at the top level`);
+  const r = RouterConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const path = i.path.length ? i.path.join(".") : "(top level)";
+    throw new ConfigError(`${source}: ${path}: ${i.message}`);
+  }
+  return validateSemantics(r.data, source, baseDir);
+}
+
+export function loadRouterConfig(path: string): RouterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read router config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseRouterConfig(text, path, dirname(resolve(path)));
+}
+
+function validateSemantics(c: RawRouterConfig, source: string, baseDir: string): RouterConfig {
+  const warnings: string[] = [];
+  let version: RouterOsVersion;
+  try {
+    version = parseRouterOsVersion(c.routeros.version);
+  } catch (e) {
+    fail(source, "routeros.version", (e as Error).message);
+  }
+  const syntax = syntaxFor(version);
+  const arch = routerArchitecture(c.routeros.arch);
+  if (!arch) {
+    fail(source, "routeros.arch", `unknown architecture '${c.routeros.arch}' (expected one of: arm64, arm, x86, arm32v5, or ${ARCH_NAMES.join(", ")})`);
+  }
+
+  // Container network.
+  const vethAddr = parseInterfaceAddress(c.network.veth.address);
+  if (!vethAddr || vethAddr.family !== 4) {
+    fail(source, "network.veth.address", `'${c.network.veth.address}' is not an IPv4 address with a prefix length (expected e.g. 172.17.0.2/24)`);
+  }
+  if (vethAddr.prefix.bits > 30) fail(source, "network.veth.address", `/${vethAddr.prefix.bits} leaves no room for a gateway; use /30 or shorter`);
+  const gw = parseIp(c.network.veth.gateway);
+  if (!gw || gw.family !== 4) fail(source, "network.veth.gateway", `'${c.network.veth.gateway}' is not an IPv4 address`);
+  if (!contains(vethAddr.prefix, 4, gw.value)) {
+    fail(source, "network.veth.gateway", `${c.network.veth.gateway} is not inside the container subnet ${vethAddr.prefix.text}`);
+  }
+  if (gw.value === vethAddr.address) fail(source, "network.veth.gateway", "must differ from the veth address");
+  const subnet = vethAddr.prefix;
+  const tailnet = parsePrefix(TAILNET_V4)!;
+  if (overlaps(subnet, tailnet)) fail(source, "network.veth.address", `container subnet ${subnet.text} overlaps the tailnet range ${TAILNET_V4}`);
+  for (const [i, d] of c.container.dns.entries()) {
+    if (!parseIp(d)) fail(source, `container.dns[${i}]`, `'${d}' is not an IP address`);
+  }
+
+  // Routes.
+  const advertise = parsePrefixList(source, "tailscale.advertiseRoutes", c.tailscale.advertiseRoutes);
+  const accept = parsePrefixList(source, "tailscale.acceptRoutes", c.tailscale.acceptRoutes);
+  for (const p of advertise) {
+    if (p.bits === 0) fail(source, "tailscale.advertiseRoutes", `${p.text} is a default route; set exitNode: true instead`);
+    if (overlaps(p, tailnet)) fail(source, "tailscale.advertiseRoutes", `${p.text} overlaps the tailnet range ${TAILNET_V4}`);
+    if (overlaps(p, subnet)) {
+      fail(source, "network.veth.address", `container subnet ${subnet.text} overlaps advertised route ${p.text}; give the container a subnet of its own`);
+    }
+  }
+  for (const p of accept) {
+    if (p.bits === 0) fail(source, "tailscale.acceptRoutes", `${p.text} is a default route; use useExitNode for that`);
+    if (overlaps(p, tailnet)) fail(source, "tailscale.acceptRoutes", `${p.text} overlaps the tailnet range ${TAILNET_V4}, which is routed to the container already`);
+    if (overlaps(p, subnet)) fail(source, "tailscale.acceptRoutes", `${p.text} overlaps the container subnet ${subnet.text}`);
+    const a = advertise.find((x) => overlaps(x, p));
+    if (a) fail(source, "tailscale.acceptRoutes", `${p.text} overlaps advertised route ${a.text}`);
+  }
+
+  // Storage.
+  const ram = c.storage.ramDisk;
+  const onRam = (p: string | undefined) => ram !== undefined && p !== undefined && (p === ram.slot || p.startsWith(`${ram.slot}/`));
+  if (onRam(c.storage.stateDir)) warnings.push(`storage.stateDir is on the RAM disk '${ram!.slot}': the node's identity is lost at every reboot`);
+  if (onRam(c.storage.rootDir)) warnings.push(`storage.rootDir is on the RAM disk '${ram!.slot}': the container must be deployed again after every reboot`);
+  const dirs = [c.storage.rootDir, c.storage.stateDir, c.storage.tmpDir].filter((d): d is string => d !== undefined);
+  for (let i = 0; i < dirs.length; i++) {
+    for (let j = 0; j < dirs.length; j++) {
+      if (i !== j && (dirs[i] === dirs[j] || dirs[j]!.startsWith(`${dirs[i]}/`))) {
+        fail(source, "storage", `'${dirs[j]}' is inside (or equal to) '${dirs[i]}'; rootDir, stateDir and tmpDir must be separate`);
+      }
+    }
+  }
+  const imageDir = c.storage.imageDir ?? (ram ? ram.slot : c.storage.tmpDir ? parentDir(c.storage.tmpDir) : parentDir(c.storage.rootDir));
+
+  // Container extras.
+  const tmpfs = Object.entries(c.container.tmpfs ?? {}).map(([dir, size]) => ({ dir, size }));
+  if (tmpfs.length && !syntax.containerTmpfs) {
+    warnings.push(`container.tmpfs needs RouterOS 7.21.2 or later; it is left out for ${version.text}`);
+  }
+  const image = imageSource(c.image);
+  if (image.kind === "remote" && c.image.keepFile) warnings.push("image.keepFile has no effect with image.remote");
+  if (c.tailscale.useExitNode && c.tailscale.exitNode) fail(source, "tailscale.useExitNode", "a node cannot advertise itself as an exit node and use another one");
+  const generated = new Set(Object.keys(ENV_NAMES_GENERATED));
+  for (const k of Object.keys(c.tailscale.env)) {
+    if (generated.has(k)) fail(source, `tailscale.env.${k}`, `is set from the config's own fields (${ENV_NAMES_GENERATED[k]})`);
+  }
+
+  return {
+    source,
+    baseDir,
+    version,
+    syntax,
+    arch,
+    router: c.router,
+    container: {
+      name: c.container.name,
+      hostname: c.container.hostname,
+      memoryLimit: c.container.memoryLimit,
+      startOnBoot: c.container.startOnBoot,
+      logging: c.container.logging,
+      dns: c.container.dns,
+      tmpfs,
+    },
+    image: { source: image, registryUrl: c.image.registryUrl, keepFile: c.image.keepFile },
+    network: {
+      veth: { name: c.network.veth.name, address: vethAddr, gateway: c.network.veth.gateway },
+      bridge: c.network.bridge,
+      interfaceList: c.network.interfaceList,
+      subnet,
+    },
+    storage: { ramDisk: ram, rootDir: c.storage.rootDir, stateDir: c.storage.stateDir, tmpDir: c.storage.tmpDir, imageDir },
+    tailscale: {
+      advertiseRoutes: advertise,
+      exitNode: c.tailscale.exitNode,
+      acceptRoutes: accept,
+      useExitNode: c.tailscale.useExitNode,
+      loginServer: c.tailscale.loginServer,
+      authKey: authKeySource(c.tailscale.authKey),
+      acceptDns: c.tailscale.acceptDns,
+      authOnce: c.tailscale.authOnce,
+      extraArgs: c.tailscale.extraArgs,
+      tailscaledExtraArgs: c.tailscale.tailscaledExtraArgs,
+      logVerbosity: c.tailscale.logVerbosity,
+      env: c.tailscale.env,
+    },
+    dns: { forward: c.dns.forward },
+    warnings,
+  };
+}
+
+function authKeySource(a: RawRouterConfig["tailscale"]["authKey"]): AuthKeySource {
+  if (a === "none") return { kind: "none" };
+  if ("env" in a) return { kind: "env", name: a.env };
+  if ("file" in a) return { kind: "file", path: a.file };
+  return { kind: "containerFile", path: a.containerFile };
+}
+
+/** Environment variables the plan sets from config fields, and which field. */
+export const ENV_NAMES_GENERATED: Record<string, string> = {
+  TS_AUTHKEY: "tailscale.authKey",
+  TS_HOSTNAME: "container.hostname",
+  TS_ROUTES: "tailscale.advertiseRoutes",
+  TS_ADVERTISE_EXIT_NODE: "tailscale.exitNode",
+  TS_ACCEPT_ROUTES: "tailscale.acceptRoutes",
+  TS_EXIT_NODE: "tailscale.useExitNode",
+  TS_LOGIN_SERVER: "tailscale.loginServer",
+  TS_STATE_DIR: "storage.stateDir",
+  TS_ACCEPT_DNS: "tailscale.acceptDns",
+  TS_AUTH_ONCE: "tailscale.authOnce",
+  TS_EXTRA_ARGS: "tailscale.extraArgs",
+  TS_TAILSCALED_EXTRA_ARGS: "tailscale.tailscaledExtraArgs",
+  TS_LOG_VERBOSITY: "tailscale.logVerbosity",
+};
