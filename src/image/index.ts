@@ -1,0 +1,182 @@
+/**
+ * Writes the images for the built root filesystems:
+ *
+ *   dist/mikrotik-tailscale-<tailscale version>-<arch>.tar        docker-archive, one per arch
+ *   dist/mikrotik-tailscale-<tailscale version>-<arch>.spdx.json  its SBOM
+ *   dist/oci/                                                     OCI layout, all arches, one index
+ *   dist/mikrotik-tailscale-<tailscale version>-oci.tar           the same layout as one tar
+ *
+ * This module does the file system work (read the trees, write atomically);
+ * the bytes come from the pure modules beside it. See docs/images.md.
+ */
+import { open, rename, rm, mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { architecture, type ArchName } from "../arch.js";
+import type { BuildRecord } from "../build/record.js";
+import { FailureError } from "../errors.js";
+import { projectRoot } from "../paths.js";
+import { readTree } from "../rootfs/read-tree.js";
+import { atomicDirectory, tempSibling } from "../util/fsx.js";
+import type { Progress } from "../util/progress.js";
+import { imageConfig, imageLabels, imageTag, repoTag, OCI_LABEL, rfc3339, type ImageMeta } from "./config.js";
+import { digestHex } from "./digest.js";
+import { dockerArchive } from "./docker-archive.js";
+import { buildLayer, LayerInputError } from "./layer.js";
+import { gzipLayer, ociLayout, packFiles, type OciImageInput } from "./oci.js";
+import { spdxDocument } from "./sbom.js";
+import { readPackageInfo } from "./source-info.js";
+
+export { defaultSourceDateEpoch, gitRevision } from "./source-info.js";
+export { IMAGE_NAME, repoTag } from "./config.js";
+
+export interface WriteImagesOptions {
+  distDir: string;
+  /** One per built arch, in src/arch.ts order. */
+  records: BuildRecord[];
+  rootfsDir: (arch: ArchName) => string;
+  /** Seconds; see defaultSourceDateEpoch. */
+  sourceDateEpoch: number;
+  /** Git commit of this project, "unknown" if none. */
+  revision: string;
+  /** e.g. v1.102.5-mt.1 */
+  imageVersion: string;
+  progress: Progress;
+  /** org.opencontainers.image.source; default: package.json repository/homepage. */
+  source?: string;
+}
+
+/** File names inside dist/, in one place. */
+export const imageFiles = {
+  dockerArchive: (tailscaleVersion: string, arch: string) => `mikrotik-tailscale-${tailscaleVersion}-${arch}.tar`,
+  sbom: (tailscaleVersion: string, arch: string) => `mikrotik-tailscale-${tailscaleVersion}-${arch}.spdx.json`,
+  ociDir: "oci",
+  ociArchive: (tailscaleVersion: string) => `mikrotik-tailscale-${tailscaleVersion}-oci.tar`,
+};
+
+/** Writes bytes under a temporary name, flushes them to disk, then renames into place. */
+async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempSibling(path);
+  try {
+    const fh = await open(tmp, "w", 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function writeImages(opts: WriteImagesOptions): Promise<{ files: string[] }> {
+  if (opts.records.length === 0) throw new FailureError("no built architectures to write images for");
+  const versions = new Set(opts.records.map((r) => r.tailscale.version));
+  if (versions.size !== 1) throw new FailureError(`build records disagree on the Tailscale version: ${[...versions].join(", ")}`);
+  const tsVersion = opts.records[0]!.tailscale.version;
+  if (!/^[\w][\w.+-]*$/.test(tsVersion)) throw new FailureError(`unusable Tailscale version for a file name: ${tsVersion}`);
+  imageTag(opts.imageVersion, "amd64"); // throws early on a version no tool would accept as a tag
+
+  const pkg = await readPackageInfo(projectRoot);
+  const meta: ImageMeta = {
+    imageVersion: opts.imageVersion,
+    revision: opts.revision,
+    source: opts.source ?? pkg.source,
+    sourceDateEpoch: opts.sourceDateEpoch,
+  };
+  const mtime = opts.sourceDateEpoch;
+  const files: string[] = [];
+  const oci: OciImageInput[] = [];
+  const seen = new Set<string>();
+
+  for (const record of opts.records) {
+    const arch = architecture(record.arch);
+    if (seen.has(arch.name)) throw new FailureError(`architecture ${arch.name} given twice`);
+    seen.add(arch.name);
+    const want = arch.platform;
+    if (record.platform.architecture !== want.architecture || (record.platform.variant ?? undefined) !== want.variant) {
+      throw new FailureError(`${arch.name}: build record platform ${JSON.stringify(record.platform)} does not match ${JSON.stringify(want)}`);
+    }
+    await opts.progress.step(`image ${arch.name}`, async () => {
+      const dir = opts.rootfsDir(arch.name);
+      const tree = await readTree(dir);
+      let layer;
+      try {
+        layer = buildLayer(tree, { mtime });
+      } catch (e) {
+        if (e instanceof LayerInputError) throw new FailureError(`${dir}: ${e.message}`);
+        throw e;
+      }
+      const platform = { os: "linux" as const, architecture: want.architecture, ...(want.variant ? { variant: want.variant } : {}) };
+      const labels = imageLabels(record, meta);
+      const config = imageConfig({
+        platform,
+        created: mtime,
+        diffIds: [layer.diffId],
+        labels,
+        createdBy: `mikrotik-tailscale ${pkg.version} build (${record.profile})`,
+      });
+      const tag = repoTag(opts.imageVersion, arch.name);
+      const archive = dockerArchive({ repoTag: tag, config, layer: layer.tar, diffId: layer.diffId, mtime });
+      const sbom = spdxDocument({
+        record,
+        imageVersion: opts.imageVersion,
+        repoTag: tag,
+        revision: opts.revision,
+        source: meta.source,
+        sourceDateEpoch: mtime,
+        toolVersion: pkg.version,
+        layerDiffId: layer.diffId,
+      });
+      const tarPath = join(opts.distDir, imageFiles.dockerArchive(tsVersion, arch.name));
+      const sbomPath = join(opts.distDir, imageFiles.sbom(tsVersion, arch.name));
+      await writeAtomic(sbomPath, sbom);
+      await writeAtomic(tarPath, archive);
+      files.push(tarPath, sbomPath);
+      opts.progress.info(`${tarPath}: ${archive.length} bytes, config ${config.digest}, layer ${layer.diffId}`);
+      oci.push({
+        arch: arch.name,
+        platform,
+        config,
+        layerGzip: gzipLayer(layer.tar),
+        sbom,
+        annotations: {
+          [OCI_LABEL.created]: rfc3339(mtime),
+          [OCI_LABEL.version]: opts.imageVersion,
+          [OCI_LABEL.revision]: opts.revision,
+          [OCI_LABEL.source]: meta.source,
+        },
+      });
+    });
+  }
+
+  await opts.progress.step("OCI image layout (all architectures)", async () => {
+    const layout = ociLayout({
+      tag: opts.imageVersion,
+      images: oci,
+      annotations: {
+        [OCI_LABEL.created]: rfc3339(mtime),
+        [OCI_LABEL.version]: opts.imageVersion,
+        [OCI_LABEL.revision]: opts.revision,
+        [OCI_LABEL.source]: meta.source,
+      },
+    });
+    const ociDir = join(opts.distDir, imageFiles.ociDir);
+    await atomicDirectory(ociDir, async (tmp) => {
+      for (const [rel, data] of layout.files) {
+        const p = join(tmp, ...rel.split("/"));
+        await mkdir(dirname(p), { recursive: true });
+        await writeFile(p, data, { mode: 0o644 });
+      }
+    });
+    const ociTar = join(opts.distDir, imageFiles.ociArchive(tsVersion));
+    await writeAtomic(ociTar, packFiles(layout.files, mtime));
+    files.push(ociDir, ociTar);
+    opts.progress.info(`${ociDir}: index ${layout.indexDigest} (ref ${opts.imageVersion}; per arch ${opts.imageVersion}-<arch>)`);
+    opts.progress.detail(`manifests: ${layout.manifests.map((m) => `${m.arch}=${digestHex(m.digest).slice(0, 12)}`).join(" ")}`);
+  });
+  return { files };
+}
