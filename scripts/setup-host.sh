@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every host tool the build and the tests need, on Debian 12 (bookworm)
 # or newer. Safe to run repeatedly. Mirrors come from this machine's own apt
-# configuration: nothing here names a package host.
+# configuration: nothing here names a package host. Installs never remove a
+# package (--no-remove): a multiarch version skew must fail loudly, not
+# uninstall the host compiler.
 set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -78,6 +80,7 @@ pkgs=(
   musl-tools musl-dev
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi
   musl-dev:arm64 musl-dev:armhf musl-dev:armel
+  linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-armel-cross
   qemu-user-static binfmt-support
   skopeo umoci runc
   iproute2 iperf3 procps
@@ -88,15 +91,15 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing: ${missing[*]}"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}"
 fi
 
 if ! dpkg-query -W -f='${Status}' upx-ucl 2>/dev/null | grep -q 'install ok installed'; then
   log "installing upx-ucl"
   if [ "$codename" = bookworm ]; then
-    apt-get install -y -qq --no-install-recommends -t bookworm-backports upx-ucl
+    apt-get install -y -qq --no-install-recommends --no-remove -t bookworm-backports upx-ucl
   else
-    apt-get install -y -qq --no-install-recommends upx-ucl
+    apt-get install -y -qq --no-install-recommends --no-remove upx-ucl
   fi
 fi
 

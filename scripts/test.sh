@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs and what the README tells you to run.
+#   1. bootstrap the machine (packages, binfmt_misc, npm);
+#   2. type-check;
+#   3. build the images once (cached; later steps reuse dist/);
+#   4. unit, integration and end-to-end tests with node's test runner.
+# TEST_ONLY=unit|integration|e2e narrows step 4.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+npx tsc -p tsconfig.json --noEmit
+
+only=${TEST_ONLY:-all}
+if [ "$only" != unit ]; then
+  node bin/mikrotik-tailscale.js build
+fi
+
+files=()
+add() { for f in "$@"; do [ -f "$f" ] && files+=("$f"); done; return 0; }
+shopt -s nullglob globstar
+case "$only" in
+  unit) add test/unit/**/*.test.ts ;;
+  integration) add test/integration/**/*.test.ts ;;
+  e2e) add test/e2e/**/*.test.ts ;;
+  all) add test/unit/**/*.test.ts test/integration/**/*.test.ts test/e2e/**/*.test.ts ;;
+  *) echo "TEST_ONLY must be unit, integration, e2e or all" >&2; exit 2 ;;
+esac
+if [ ${#files[@]} -eq 0 ]; then
+  echo "no test files found" >&2; exit 1
+fi
+# One file at a time: integration and e2e tests share namespaces and ports.
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

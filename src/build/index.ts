@@ -1,0 +1,148 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Architecture, ArchName } from "../arch.js";
+import { configDir, projectRoot } from "../paths.js";
+import { loadPins } from "../pins.js";
+import { assembleRootfs } from "../rootfs/assemble.js";
+import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
+import type { Progress } from "../util/progress.js";
+import { buildBusybox } from "./busybox.js";
+import { buildCaBundle } from "./cacerts.js";
+import type { BuildRecord, Profile } from "./record.js";
+import { measureRootfs, sizeTable } from "./sizes.js";
+import { buildTailscale, resolveFeatures } from "./tailscale.js";
+import { requireBuildTools } from "./toolchain.js";
+import { upxPack } from "./upx.js";
+
+export interface BuildOptions {
+  arches: Architecture[];
+  profile: Profile;
+  outDir: string;
+  progress: Progress;
+  /** Write image files after the root filesystems (default true). */
+  images?: boolean;
+}
+
+export interface BuildResult {
+  records: BuildRecord[];
+  table: string;
+  imageFiles: string[];
+}
+
+export function rootfsDir(outDir: string, arch: ArchName): string {
+  return join(outDir, "rootfs", arch);
+}
+
+export function recordPath(outDir: string, arch: ArchName): string {
+  return join(outDir, "rootfs", `${arch}.build.json`);
+}
+
+export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
+  return JSON.parse(await readFile(recordPath(outDir, arch), "utf8")) as BuildRecord;
+}
+
+export async function imageVersion(tailscaleVersion: string): Promise<string> {
+  const rel = JSON.parse(await readFile(join(configDir, "release.json"), "utf8")) as { revision: number };
+  return `${tailscaleVersion}-mt.${rel.revision}`;
+}
+
+/**
+ * Turns the pinned sources into a root filesystem per architecture, then
+ * (unless told not to) into image files. Every step is cached by its inputs;
+ * every output appears atomically.
+ */
+export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
+  const { progress, profile } = opts;
+  const outDir = resolve(opts.outDir);
+  await requireBuildTools(opts.arches);
+  const pins = loadPins();
+  const features = await progress.step("resolve Tailscale feature tags", () => resolveFeatures(progress));
+  const ca = await progress.step("CA bundle", () => buildCaBundle(progress));
+
+  const records: BuildRecord[] = [];
+  for (const arch of opts.arches) {
+    const bb = await progress.step(`[${arch.name}] busybox ${pins.busybox.version}`, () => buildBusybox(arch, pins, progress));
+    const ts = await progress.step(`[${arch.name}] tailscale ${features.tags.length ? "" : ""}build (${profile})`, () =>
+      buildTailscale(arch, profile, features, progress),
+    );
+    let tsBinary = ts.binary;
+    let bbBinary = bb.binary;
+    if (profile === "small") {
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, progress))).path;
+    }
+    const dir = rootfsDir(outDir, arch.name);
+    const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
+      await atomicDirectory(dir, (tmp) =>
+        assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path }),
+      );
+      const rec: BuildRecord = {
+        schema: 1,
+        arch: arch.name,
+        platform: { os: "linux", ...arch.platform },
+        profile,
+        tailscale: {
+          version: ts.version,
+          goVersion: ts.goVersion,
+          tags: ts.tags,
+          features: features.features,
+          omittedFeatures: features.omittedFeatures,
+          modules: ts.modules,
+          goEnv: ts.goEnv,
+          ldflags: ts.ldflags,
+          gcflags: ts.gcflags,
+          upx: profile === "small",
+        },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small" },
+        caBundle: ca.meta,
+        sizes: await measureRootfs(dir),
+      };
+      await atomicWriteFile(recordPath(outDir, arch.name), JSON.stringify(rec, null, 2) + "\n");
+      return rec;
+    });
+    records.push(record);
+  }
+
+  const table = sizeTable(records.map((r) => ({ arch: r.arch, profile: r.profile, sizes: r.sizes })));
+  await atomicWriteFile(
+    join(outDir, "sizes.json"),
+    JSON.stringify(
+      {
+        tailscale: records[0]?.tailscale.version,
+        profile,
+        arches: Object.fromEntries(records.map((r) => [r.arch, r.sizes])),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+
+  let imageFiles: string[] = [];
+  if (opts.images !== false) {
+    imageFiles = await writeImageFiles(outDir, records, progress);
+  }
+  return { records, table, imageFiles };
+}
+
+async function writeImageFiles(outDir: string, records: BuildRecord[], progress: Progress): Promise<string[]> {
+  const image = await import("../image/index.js");
+  const version = await imageVersion(records[0]!.tailscale.version);
+  const result = await progress.step("write image files", async () =>
+    image.writeImages({
+      distDir: outDir,
+      records,
+      rootfsDir: (a: ArchName) => rootfsDir(outDir, a),
+      sourceDateEpoch: await image.defaultSourceDateEpoch(projectRoot),
+      revision: await gitRevision(),
+      imageVersion: version,
+      progress,
+    }),
+  );
+  return result.files;
+}
+
+async function gitRevision(): Promise<string> {
+  const { tryRun } = await import("../util/exec.js");
+  const r = await tryRun("git", ["rev-parse", "HEAD"], { cwd: projectRoot });
+  return r?.stdout.trim() || "unknown";
+}

@@ -1,0 +1,67 @@
+import type { ArchName } from "../arch.js";
+
+/** Build profiles: `small` packs binaries with UPX and disables inlining; `fast` does neither. */
+export const PROFILES = ["small", "fast"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export interface GoModuleRef {
+  path: string;
+  version: string;
+  /** go.sum h1: hash of the module zip. */
+  sum: string;
+}
+
+/**
+ * Everything known about one architecture's root filesystem after `build`:
+ * written next to it as dist/rootfs/<arch>.build.json. Image writing, SBOMs
+ * and `inspect` read this instead of re-deriving anything.
+ */
+export interface BuildRecord {
+  schema: 1;
+  arch: ArchName;
+  platform: { os: "linux"; architecture: string; variant?: string };
+  profile: Profile;
+  tailscale: {
+    version: string;
+    /** Upstream git commit of the release, where the module proxy reports it. */
+    commit?: string;
+    goVersion: string;
+    /** Full tag list given to `go build` (ts_include_cli + ts_omit_*). */
+    tags: string[];
+    /** Allowlisted features (config/features.txt). */
+    features: string[];
+    /** Features the pinned release knows about and this build omits. */
+    omittedFeatures: string[];
+    /** Every module linked into the binary, from `go version -m` before packing. */
+    modules: GoModuleRef[];
+    goEnv: Record<string, string>;
+    ldflags: string;
+    gcflags: string;
+    upx: boolean;
+  };
+  busybox: {
+    version: string;
+    /** sha256 of the upstream release tarball. */
+    tarballSha256: string;
+    applets: string[];
+    upx: boolean;
+  };
+  caBundle: {
+    module: string;
+    version: string;
+    sum: string;
+    sha256: string;
+    included: number;
+    droppedDistrustAfter: number;
+  };
+  sizes: SizeReport;
+}
+
+export interface SizeReport {
+  tailscale: number;
+  busybox: number;
+  caBundle: number;
+  other: number;
+  /** Sum of regular file sizes: what RouterOS stores once the image is extracted. */
+  total: number;
+}

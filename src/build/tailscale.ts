@@ -1,0 +1,209 @@
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { goEnv, type Architecture } from "../arch.js";
+import { InvalidInputError, MissingToolError } from "../errors.js";
+import { goModuleDir } from "../paths.js";
+import { loadGoModPins } from "../pins.js";
+import { cacheKey, cachedDir } from "../util/cache.js";
+import { run, tryRun } from "../util/exec.js";
+import { sha256 } from "../util/fsx.js";
+import type { Progress } from "../util/progress.js";
+import {
+  buildTags,
+  checkAllowlistKnown,
+  includedFeatures,
+  loadFeatureAllowlist,
+  parseFeatureList,
+} from "./features.js";
+import type { GoModuleRef, Profile } from "./record.js";
+
+const RECIPE = 2;
+/** The file our overlay adds to tailscale.com/cmd/tailscaled; see the file for why. */
+const OVERLAY_FILES = ["zz_verbose_log_filter.go"];
+
+/** Environment for every go command: the machine's proxy settings, our toolchain rules. */
+export function goCommandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GOTOOLCHAIN: "local",
+    GOFLAGS: "-buildvcs=false",
+    GOWORK: "off",
+    ...extra,
+  };
+}
+
+export async function goVersion(): Promise<string> {
+  const r = await tryRun("go", ["env", "GOVERSION"], { env: goCommandEnv() });
+  if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "apt-get install golang-go (needs the version in go/go.mod)");
+  return r.stdout.trim();
+}
+
+async function goModInputs(): Promise<{ gomod: string; gosum: string }> {
+  return {
+    gomod: await readFile(join(goModuleDir, "go.mod"), "utf8"),
+    gosum: await readFile(join(goModuleDir, "go.sum"), "utf8"),
+  };
+}
+
+/** A writable copy of every module source (`go mod vendor`): overlays cannot add files in the module cache. */
+async function vendoredModule(progress: Progress): Promise<string> {
+  const { gomod, gosum } = await goModInputs();
+  const gov = await goVersion();
+  const { dir } = await cachedDir("go-vendor", cacheKey(["vendor", gomod, gosum, gov]), async (out) => {
+    progress.info("vendoring Go modules (verified against go.sum)");
+    await cp(goModuleDir, out, { recursive: true, filter: (src) => !src.includes("/overlay") });
+    await run("go", ["mod", "vendor"], { cwd: out, env: goCommandEnv() });
+  });
+  return dir;
+}
+
+export interface FeatureResolution {
+  tags: string[];
+  features: string[];
+  omittedFeatures: string[];
+  known: Map<string, string>;
+}
+
+/** Asks the pinned Tailscale's own featuretags tool for the omit list. */
+export async function resolveFeatures(progress: Progress): Promise<FeatureResolution> {
+  const { gomod, gosum } = await goModInputs();
+  const allow = await loadFeatureAllowlist();
+  const gov = await goVersion();
+  const addList = allow.features.map((f) => f.name).join(",");
+  const { dir } = await cachedDir("featuretags", cacheKey(["featuretags", gomod, gosum, gov, addList]), async (out) => {
+    const env = goCommandEnv();
+    const list = await run("go", ["run", "tailscale.com/cmd/featuretags", "--list"], { cwd: goModuleDir, env });
+    const known = parseFeatureList(list.stdout);
+    checkAllowlistKnown(allow, known, loadGoModPins().tailscaleVersion);
+    const min = await run("go", ["run", "tailscale.com/cmd/featuretags", "--min", `--add=${addList}`], { cwd: goModuleDir, env });
+    await writeFile(join(out, "list.txt"), list.stdout);
+    await writeFile(join(out, "omit.txt"), min.stdout);
+  });
+  const known = parseFeatureList(await readFile(join(dir, "list.txt"), "utf8"));
+  // Checked again on a cache hit: the cache key covers the allowlist, but the message must not depend on it.
+  checkAllowlistKnown(allow, known, loadGoModPins().tailscaleVersion);
+  const tags = buildTags(await readFile(join(dir, "omit.txt"), "utf8"));
+  const { included, omitted } = includedFeatures(tags, known);
+  progress.info(`features in: ${included.join(", ")}`);
+  return { tags, features: included, omittedFeatures: omitted, known };
+}
+
+export interface TailscaleBuild {
+  binary: string;
+  version: string;
+  goVersion: string;
+  tags: string[];
+  ldflags: string;
+  gcflags: string;
+  goEnv: Record<string, string>;
+  modules: GoModuleRef[];
+  cacheHit: boolean;
+}
+
+/** Parses `go version -m` output into linked modules and build settings. */
+export function parseGoVersionM(text: string): { goVersion: string; main?: GoModuleRef; deps: GoModuleRef[]; settings: Map<string, string> } {
+  const lines = text.split("\n");
+  const goVersion = /:\s*(go\S+)/.exec(lines[0] ?? "")?.[1] ?? "";
+  const deps: GoModuleRef[] = [];
+  let main: GoModuleRef | undefined;
+  const settings = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const f = line.trim().split("\t");
+    if (f[0] === "mod") main = { path: f[1]!, version: f[2] ?? "", sum: f[3] ?? "" };
+    else if (f[0] === "dep") deps.push({ path: f[1]!, version: f[2] ?? "", sum: f[3] ?? "" });
+    else if (f[0] === "build" && f[1]) {
+      const eq = f[1].indexOf("=");
+      if (eq > 0) settings.set(f[1].slice(0, eq), f[1].slice(eq + 1));
+    }
+  }
+  return { goVersion, main, deps, settings };
+}
+
+/** h1: hashes of module zips from go.sum, for modules a vendored build reports without one. */
+export function goSumHashes(gosum: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of gosum.split("\n")) {
+    const [path, version, hash] = line.trim().split(/\s+/);
+    if (path && version && hash && !version.endsWith("/go.mod")) m.set(`${path}@${version}`, hash);
+  }
+  return m;
+}
+
+/** The ldflags and gcflags of a profile. */
+export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags?: string } {
+  const short = version.replace(/^v/, "");
+  const ldflags = [
+    "-s",
+    "-w",
+    "-buildid=",
+    `-X tailscale.com/version.longStamp=${short}`,
+    `-X tailscale.com/version.shortStamp=${short}`,
+  ].join(" ");
+  // No inlining shrinks the packed binary (~600 kB); `fast` keeps it for CPU-bound routers.
+  return profile === "small" ? { ldflags, gcflags: "all=-l" } : { ldflags };
+}
+
+/**
+ * Cross-compiles the combined tailscale/tailscaled binary for one
+ * architecture. Go's own build cache makes a rebuild quick; the finished
+ * binary is also cached by every input so a warm build does not even link.
+ */
+export async function buildTailscale(
+  arch: Architecture,
+  profile: Profile,
+  features: FeatureResolution,
+  progress: Progress,
+): Promise<TailscaleBuild> {
+  const pins = loadGoModPins();
+  const { gomod, gosum } = await goModInputs();
+  const gov = await goVersion();
+  const overlaySources = await Promise.all(
+    OVERLAY_FILES.map(async (f) => ({ name: f, text: await readFile(join(goModuleDir, "overlay", "tailscaled", f), "utf8") })),
+  );
+  const flags = goFlags(profile, pins.tailscaleVersion);
+  const env = goEnv(arch);
+  progress.info(`GOOS=${env.GOOS} GOARCH=${env.GOARCH} GOARM=${env.GOARM ?? ""} CGO_ENABLED=0`);
+  progress.info(`tags: ${features.tags.join(",")}`);
+  const key = cacheKey([
+    "tailscale", RECIPE, gomod, gosum, gov, JSON.stringify(env), features.tags.join(","),
+    flags.ldflags, flags.gcflags ?? "", ...overlaySources.map((o) => o.name + sha256(o.text)),
+  ]);
+  const vendor = await vendoredModule(progress);
+  const { dir, hit } = await cachedDir("tailscale", key, async (out) => {
+    const overlay: Record<string, string> = {};
+    for (const o of overlaySources) {
+      const staged = join(out, "overlay", o.name);
+      await mkdir(join(out, "overlay"), { recursive: true });
+      await writeFile(staged, o.text);
+      overlay[join(vendor, "vendor", "tailscale.com", "cmd", "tailscaled", o.name)] = staged;
+    }
+    const overlayJson = join(out, "overlay.json");
+    await writeFile(overlayJson, JSON.stringify({ Replace: overlay }));
+    const args = [
+      "build", "-mod=vendor", `-overlay=${overlayJson}`, "-trimpath",
+      `-tags=${features.tags.join(",")}`, `-ldflags=${flags.ldflags}`,
+      ...(flags.gcflags ? [`-gcflags=${flags.gcflags}`] : []),
+      "-o", join(out, "tailscale.combined"), "tailscale.com/cmd/tailscaled",
+    ];
+    await run("go", args, { cwd: vendor, env: goCommandEnv(env), onLine: (l) => progress.detail(l) });
+    const vm = await run("go", ["version", "-m", join(out, "tailscale.combined")], { env: goCommandEnv() });
+    await writeFile(join(out, "buildinfo.txt"), vm.stdout);
+  });
+  const info = parseGoVersionM(await readFile(join(dir, "buildinfo.txt"), "utf8"));
+  if (info.main?.path !== "tailscale.com" || info.main.version !== pins.tailscaleVersion) {
+    throw new InvalidInputError(`built binary reports ${info.main?.path}@${info.main?.version}, expected tailscale.com@${pins.tailscaleVersion}`);
+  }
+  const sums = goSumHashes(gosum);
+  const withSum = (m: GoModuleRef): GoModuleRef => ({ ...m, sum: m.sum || sums.get(`${m.path}@${m.version}`) || "" });
+  return {
+    binary: join(dir, "tailscale.combined"),
+    version: pins.tailscaleVersion,
+    goVersion: info.goVersion,
+    tags: features.tags,
+    ldflags: flags.ldflags,
+    gcflags: flags.gcflags ?? "",
+    goEnv: env,
+    modules: [withSum(info.main), ...info.deps.map(withSum)],
+    cacheHit: hit,
+  };
+}

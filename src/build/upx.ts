@@ -1,0 +1,50 @@
+import { copyFile } from "node:fs/promises";
+import { join } from "node:path";
+import { MissingToolError } from "../errors.js";
+import { cacheKey, cachedDir } from "../util/cache.js";
+import { run, tryRun } from "../util/exec.js";
+import { sha256File } from "../util/fsx.js";
+import type { Progress } from "../util/progress.js";
+
+export const UPX_ARGS = ["--lzma", "--best"] as const;
+/** Oldest UPX we accept: 4.2 handles static Go binaries for arm and arm64. */
+export const UPX_MIN_VERSION = [4, 2, 0] as const;
+
+export function parseUpxVersion(text: string): [number, number, number] | null {
+  const m = /upx\s+(\d+)\.(\d+)\.(\d+)/i.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+export function versionAtLeast(v: readonly number[], min: readonly number[]): boolean {
+  for (let i = 0; i < min.length; i++) {
+    const a = v[i] ?? 0;
+    const b = min[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+export async function upxVersion(): Promise<string> {
+  const r = await tryRun("upx", ["--version"]);
+  const v = r ? parseUpxVersion(r.stdout) : null;
+  if (!v) throw new MissingToolError("upx", "not installed", "apt-get install -t bookworm-backports upx-ucl");
+  if (!versionAtLeast(v, UPX_MIN_VERSION)) {
+    throw new MissingToolError("upx", `version ${v.join(".")} is older than ${UPX_MIN_VERSION.join(".")}`, "apt-get install -t bookworm-backports upx-ucl");
+  }
+  return v.join(".");
+}
+
+/** Packs a binary with UPX; cached by the input's hash and the UPX version. */
+export async function upxPack(input: string, label: string, progress: Progress): Promise<{ path: string; cacheHit: boolean }> {
+  const version = await upxVersion();
+  const inputHash = await sha256File(input);
+  const { dir, hit } = await cachedDir("upx", cacheKey(["upx", version, UPX_ARGS.join(" "), inputHash]), async (out) => {
+    progress.info(`upx ${UPX_ARGS.join(" ")} ${label} (upx ${version}; this takes a while)`);
+    const target = join(out, "packed");
+    await copyFile(input, join(out, "input"));
+    await run("upx", [...UPX_ARGS, "-q", "-o", target, join(out, "input")]);
+    await run("upx", ["-t", "-q", target]);
+    await run("rm", ["-f", join(out, "input")]);
+  });
+  return { path: join(dir, "packed"), cacheHit: hit };
+}

@@ -1,0 +1,98 @@
+import { chmod, copyFile, lstat, mkdir, readdir, symlink } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { InvalidInputError } from "../errors.js";
+import { rootfsSourceDir } from "../paths.js";
+
+/** Where things live in the image. */
+export const IMAGE_PATHS = {
+  tailscale: "usr/local/bin/tailscale.combined",
+  tailscaleLinks: ["usr/local/bin/tailscale", "usr/local/bin/tailscaled"],
+  busybox: "bin/busybox",
+  appletDir: "bin",
+  caBundle: "etc/ssl/certs/ca-certificates.crt",
+  entrypoint: "usr/local/bin/entrypoint",
+  stateDir: "var/lib/tailscale",
+} as const;
+
+/** Empty directories the image must have, with their modes. */
+export const EMPTY_DIRS: readonly [string, number][] = [
+  ["var/lib/tailscale", 0o755],
+  ["var/run/tailscale", 0o755],
+  ["tmp", 0o1777],
+  ["root", 0o700],
+];
+
+export interface RootfsInputs {
+  tailscaleBinary: string;
+  busyboxBinary: string;
+  applets: readonly string[];
+  caBundle: string;
+  /** Static files copied verbatim (entrypoint, /etc/passwd, ...). */
+  staticDir?: string;
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  for (const name of (await readdir(from)).sort()) {
+    const src = join(from, name);
+    const dst = join(to, name);
+    const st = await lstat(src);
+    if (st.isDirectory()) {
+      await mkdir(dst, { recursive: true });
+      await chmod(dst, 0o755);
+      await copyTree(src, dst);
+    } else if (st.isFile()) {
+      await copyFile(src, dst);
+      // Only the executable bit is taken from the checkout; the rest is fixed.
+      await chmod(dst, st.mode & 0o100 ? 0o755 : 0o644);
+    } else {
+      throw new InvalidInputError(`${src}: only regular files and directories belong in rootfs/`);
+    }
+  }
+}
+
+/**
+ * Lays out one architecture's root filesystem in `dir` (which must be empty).
+ * One file per binary; every other name is a relative symlink to it, so the
+ * extracted tree on the router holds each binary once.
+ */
+export async function assembleRootfs(dir: string, inputs: RootfsInputs): Promise<void> {
+  const put = async (rel: string, src: string, mode: number) => {
+    const dst = join(dir, rel);
+    await mkdir(dirname(dst), { recursive: true });
+    await copyFile(src, dst);
+    await chmod(dst, mode);
+  };
+  const link = async (rel: string, targetRel: string) => {
+    const at = join(dir, rel);
+    await mkdir(dirname(at), { recursive: true });
+    await symlink(relative(dirname(at), join(dir, targetRel)), at);
+  };
+
+  await copyTree(inputs.staticDir ?? rootfsSourceDir, dir);
+  await put(IMAGE_PATHS.tailscale, inputs.tailscaleBinary, 0o755);
+  for (const l of IMAGE_PATHS.tailscaleLinks) await link(l, IMAGE_PATHS.tailscale);
+  await put(IMAGE_PATHS.busybox, inputs.busyboxBinary, 0o755);
+  for (const applet of inputs.applets) {
+    if (applet === "busybox") continue;
+    const rel = `${IMAGE_PATHS.appletDir}/${applet}`;
+    if (rel === IMAGE_PATHS.entrypoint) throw new InvalidInputError(`applet '${applet}' would shadow the entrypoint`);
+    await link(rel, IMAGE_PATHS.busybox);
+  }
+  await put(IMAGE_PATHS.caBundle, inputs.caBundle, 0o644);
+  for (const [d, mode] of EMPTY_DIRS) {
+    await mkdir(join(dir, d), { recursive: true });
+    await chmod(join(dir, d), mode);
+  }
+  // Intermediate directories created above get a fixed mode too.
+  await normalizeDirModes(dir, dir);
+}
+
+async function normalizeDirModes(root: string, dir: string): Promise<void> {
+  const special = new Map(EMPTY_DIRS.map(([d, m]) => [join(root, d), m]));
+  await chmod(dir, special.get(dir) ?? 0o755);
+  for (const name of await readdir(dir)) {
+    const p = join(dir, name);
+    const st = await lstat(p);
+    if (st.isDirectory()) await normalizeDirModes(root, p);
+  }
+}
