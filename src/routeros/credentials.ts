@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, CredentialsUsageError } from "./errors.js";
+import type { RouterTarget } from "./rest.js";
+
+/*
+ * Where the router and its credentials come from. The password never comes
+ * from the command line: only from ROUTEROS_PASSWORD, or a file named by
+ * --password-file or ROUTEROS_PASSWORD_FILE.
+ */
+
+export interface TargetOptions {
+  /** --router, e.g. https://admin@192.168.88.1 */
+  router?: string;
+  /** `router:` from the config file. */
+  configRouter?: string;
+  passwordFile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+export interface ResolvedTarget {
+  target: RouterTarget;
+  /** Things to print on stderr before connecting. */
+  warnings: string[];
+}
+
+export function resolveTarget(o: TargetOptions): ResolvedTarget {
+  const env = o.env ?? process.env;
+  const raw = o.router ?? env.ROUTEROS_URL ?? o.configRouter;
+  if (!raw) throw new CredentialsUsageError("no router given: use --router https://user@host, ROUTEROS_URL, or `router:` in the config");
+  let u: URL;
+  try {
+    u = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `https://${raw}`);
+  } catch {
+    throw new CredentialsUsageError(`--router: '${raw}' is not a URL (expected https://user@host)`);
+  }
+  if (u.password) {
+    throw new CredentialsUsageError("--router: put no password in the URL; use ROUTEROS_PASSWORD, ROUTEROS_PASSWORD_FILE or --password-file");
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new CredentialsUsageError(`--router: unsupported scheme ${u.protocol} (use https://)`);
+  if (u.pathname !== "/" && u.pathname !== "" && u.pathname !== "/rest" && u.pathname !== "/rest/") {
+    throw new CredentialsUsageError(`--router: give only the host (and port), not a path: ${u.pathname}`);
+  }
+  const warnings: string[] = [];
+  const user = decodeURIComponent(u.username) || env.ROUTEROS_USER || "admin";
+  let password: string;
+  const file = o.passwordFile ?? env.ROUTEROS_PASSWORD_FILE;
+  if (file) {
+    try {
+      password = readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (e) {
+      throw new ConfigError(`cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else if (env.ROUTEROS_PASSWORD !== undefined) {
+    password = env.ROUTEROS_PASSWORD;
+  } else {
+    throw new CredentialsUsageError(`no password for ${user}: set ROUTEROS_PASSWORD, or ROUTEROS_PASSWORD_FILE / --password-file to a file holding it`);
+  }
+  if (u.protocol === "http:") warnings.push("warning: plain http sends the router password unencrypted; use https (www-ssl)");
+  if (o.insecure && u.protocol === "https:") warnings.push(`warning: --insecure: the TLS certificate of ${u.host} is not verified; anyone on the path can read the password`);
+  let ca: Buffer | undefined;
+  if (o.caFile) {
+    try {
+      ca = readFileSync(o.caFile);
+    } catch (e) {
+      throw new ConfigError(`cannot read CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  return {
+    target: { origin: u.origin, user, password, insecure: !!o.insecure, ca, timeoutMs: o.timeoutMs },
+    warnings,
+  };
+}

@@ -1,0 +1,175 @@
+import http from "node:http";
+import https from "node:https";
+import {
+  RouterApiError,
+  RouterAuthError,
+  RouterTlsError,
+  RouterUnreachableError,
+} from "./errors.js";
+
+/*
+ * A small client for the RouterOS REST API (RouterOS 7.1+): HTTP Basic auth,
+ * JSON bodies, every value a string. GET lists a menu or reads one item,
+ * PUT creates, PATCH changes, DELETE removes, POST runs a command.
+ */
+
+export type RosRecord = Record<string, string>;
+
+export interface RouterTarget {
+  /** Origin only: https://host[:port]. */
+  origin: string;
+  user: string;
+  password: string;
+  /** Skip TLS certificate verification. */
+  insecure?: boolean;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer;
+  /** Per-request timeout; the router gives up after 60 s itself. */
+  timeoutMs?: number;
+  /** Time allowed to open the connection. */
+  connectTimeoutMs?: number;
+}
+
+const TLS_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_SIGNATURE_FAILURE",
+]);
+
+const NET_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused (is the www-ssl/www service enabled and the port right?)",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "timed out",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed",
+  ECONNRESET: "connection reset",
+  EPROTO: "TLS handshake failed (is this an https port?)",
+};
+
+export class RestClient {
+  readonly origin: string;
+  private readonly agent: http.Agent;
+  private readonly isHttps: boolean;
+
+  constructor(readonly target: RouterTarget) {
+    const u = new URL(target.origin);
+    this.origin = u.origin;
+    this.isHttps = u.protocol === "https:";
+    this.agent = this.isHttps
+      ? new https.Agent({ keepAlive: true, rejectUnauthorized: !target.insecure, ca: target.ca, maxSockets: 4 })
+      : new http.Agent({ keepAlive: true, maxSockets: 4 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  get<T = RosRecord[]>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+  put(path: string, body: RosRecord): Promise<RosRecord> {
+    return this.request<RosRecord>("PUT", path, body);
+  }
+  patch(path: string, body: RosRecord): Promise<RosRecord> {
+    return this.request<RosRecord>("PATCH", path, body);
+  }
+  delete(path: string): Promise<void> {
+    return this.request<void>("DELETE", path);
+  }
+  post<T = unknown>(path: string, body: Record<string, string> = {}): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+
+  /** `path` is a menu path such as "interface/veth" or "interface/veth/*1". */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(`/rest/${path.replace(/^\/+/, "")}`, this.origin);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const auth = Buffer.from(`${this.target.user}:${this.target.password}`).toString("base64");
+    const lib = this.isHttps ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const done = (err: Error | null, value?: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(connectTimer);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const req = lib.request(url, {
+        method,
+        agent: this.agent,
+        headers: {
+          authorization: `Basic ${auth}`,
+          accept: "application/json",
+          ...(payload ? { "content-type": "application/json", "content-length": String(payload.length) } : {}),
+        },
+      });
+      const connectTimer = setTimeout(() => {
+        req.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" }));
+      }, this.target.connectTimeoutMs ?? 10_000);
+      req.on("socket", (s) => {
+        const connected = () => clearTimeout(connectTimer);
+        if (!s.connecting) connected();
+        s.once(this.isHttps ? "secureConnect" : "connect", connected);
+      });
+      req.setTimeout(this.target.timeoutMs ?? 70_000, () => {
+        req.destroy(Object.assign(new Error("request timeout"), { code: "ETIMEDOUT" }));
+      });
+      req.on("error", (e: NodeJS.ErrnoException) => done(this.translate(e)));
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", (e: NodeJS.ErrnoException) => done(this.translate(e)));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          let json: unknown = undefined;
+          if (text.trim()) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+          }
+          if (status === 401) {
+            done(new RouterAuthError(`router at ${this.origin} refused user '${this.target.user}': wrong user name or password`));
+            return;
+          }
+          if (status >= 400) {
+            const j = (json ?? {}) as { message?: string; detail?: string };
+            const detail = j.detail ?? j.message ?? (text.trim().slice(0, 200) || res.statusMessage || "error");
+            done(new RouterApiError(method, `/rest/${path}`, status, detail));
+            return;
+          }
+          if (text.trim() && json === undefined) {
+            done(new RouterApiError(method, `/rest/${path}`, status, "the answer is not JSON: is this the RouterOS REST API (RouterOS 7.1+, www-ssl service)?"));
+            return;
+          }
+          done(null, json as T);
+        });
+      });
+      req.end(payload);
+    });
+  }
+
+  private translate(e: NodeJS.ErrnoException): Error {
+    const code = e.code ?? "";
+    const host = new URL(this.origin).host;
+    if (TLS_CODES.has(code)) {
+      return new RouterTlsError(
+        `the TLS certificate of ${host} is not trusted (${code}: ${e.message}); pass --ca-file with the router's CA certificate, or --insecure to skip verification`,
+      );
+    }
+    const reason = NET_REASONS[code] ?? e.message;
+    return new RouterUnreachableError(`cannot reach router at ${this.origin}: ${reason}`);
+  }
+}
