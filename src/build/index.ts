@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Architecture, ArchName } from "../arch.js";
 import { configDir, projectRoot } from "../paths.js";
-import { loadPins } from "../pins.js";
+import { loadGoModPins, loadPins } from "../pins.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
 import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
@@ -56,13 +56,14 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   const outDir = resolve(opts.outDir);
   await requireBuildTools(opts.arches);
   const pins = loadPins();
+  const goPins = loadGoModPins();
   const features = await progress.step("resolve Tailscale feature tags", () => resolveFeatures(progress));
   const ca = await progress.step("CA bundle", () => buildCaBundle(progress));
 
   const records: BuildRecord[] = [];
   for (const arch of opts.arches) {
     const bb = await progress.step(`[${arch.name}] busybox ${pins.busybox.version}`, () => buildBusybox(arch, pins, progress));
-    const ts = await progress.step(`[${arch.name}] tailscale ${features.tags.length ? "" : ""}build (${profile})`, () =>
+    const ts = await progress.step(`[${arch.name}] tailscale ${goPins.tailscaleVersion} (${profile})`, () =>
       buildTailscale(arch, profile, features, progress),
     );
     let tsBinary = ts.binary;

@@ -28,7 +28,7 @@ async function has(cmd: string, args: string[] = ["--version"]): Promise<string 
   return r ? (r.stdout || r.stderr).split("\n")[0]!.trim() : null;
 }
 
-async function checkArch(a: Architecture): Promise<ToolCheck[]> {
+async function checkArch(a: Architecture, seenQemu: Set<string>): Promise<ToolCheck[]> {
   const gcc = `${a.gnuTriplet}-gcc`;
   const v = await has(gcc, ["-dumpfullversion"]);
   const crossPkg = a.name === "amd64" ? "gcc" : `gcc-${a.gnuTriplet}`;
@@ -40,7 +40,8 @@ async function checkArch(a: Architecture): Promise<ToolCheck[]> {
   out.push({ name: `musl (${a.name})`, purpose: "build", ok: existsSync(specs), detail: existsSync(specs) ? specs : "missing", fix: a.name === "amd64" ? "apt-get install musl-dev" : `dpkg --add-architecture ${a.debianArch} && apt-get update && apt-get install ${muslPkg}` });
   const hdr = a.name === "amd64" ? "/usr/include/linux/if_tun.h" : `/usr/${a.gnuTriplet}/include/linux/if_tun.h`;
   out.push({ name: `kernel headers (${a.name})`, purpose: "build", ok: existsSync(hdr), detail: existsSync(hdr) ? "present" : "missing", fix: a.name === "amd64" ? "apt-get install linux-libc-dev" : `apt-get install linux-libc-dev-${a.debianArch}-cross` });
-  if (a.qemu) {
+  if (a.qemu && !seenQemu.has(a.qemu)) {
+    seenQemu.add(a.qemu);
     const q = await has(a.qemu, ["--version"]);
     out.push({ name: a.qemu, purpose: "test", ok: !!q, detail: q ?? "missing", fix: "apt-get install qemu-user-static" });
   }
@@ -67,7 +68,8 @@ export async function checkHost(): Promise<ToolCheck[]> {
     detail: uv ? `${uv.join(".")} (need ${UPX_MIN_VERSION.join(".")}+)` : "missing",
     fix: "apt-get install -t bookworm-backports upx-ucl",
   });
-  for (const a of allArchitectures()) checks.push(...(await checkArch(a)));
+  const seenQemu = new Set<string>();
+  for (const a of allArchitectures()) checks.push(...(await checkArch(a, seenQemu)));
   const binfmt = ["qemu-aarch64", "qemu-arm"].every((n) => existsSync(`/proc/sys/fs/binfmt_misc/${n}`));
   checks.push({ name: "binfmt_misc (qemu-aarch64, qemu-arm)", purpose: "test", ok: binfmt, detail: binfmt ? "registered" : "not registered", fix: SETUP_COMMAND });
   for (const t of ["skopeo", "umoci", "runc", "iperf3"]) {
