@@ -1,6 +1,7 @@
 import type { Command } from "../command.js";
 import { buildCommand } from "./build.js";
 import { doctorCommand } from "./doctor.js";
+import { routerosCommand } from "./routeros.js";
 
 /** Every top-level command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [buildCommand, doctorCommand];
+export const commands: readonly Command[] = [buildCommand, doctorCommand, routerosCommand];

@@ -1,0 +1,230 @@
+import { writeFileSync, existsSync } from "node:fs";
+import { UsageError } from "../../errors.js";
+import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
+import { loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
+import { resolveTarget } from "../../routeros/credentials.js";
+import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } from "../../routeros/deploy.js";
+import { buildPlan } from "../../routeros/plan.js";
+import { RestClient } from "../../routeros/rest.js";
+import { renderScript } from "../../routeros/rsc.js";
+import { parseRouterOsVersion, syntaxFor } from "../../routeros/version.js";
+import { startSimulator } from "../../routeros/simulator/server.js";
+
+/*
+ * `mikrotik-tailscale routeros ...`: a thin layer over src/routeros. Progress
+ * goes to stderr, results to stdout. Passwords come from the environment or a
+ * file, never from an option value.
+ */
+
+const configOpt = { config: { type: "string", short: "c" } } as const;
+const routerOpts = {
+  router: { type: "string" },
+  "password-file": { type: "string" },
+  "ca-file": { type: "string" },
+  insecure: { type: "boolean" },
+} as const;
+const runOpts = {
+  "dry-run": { type: "boolean" },
+  "update-secrets": { type: "boolean" },
+  "serve-address": { type: "string" },
+  "serve-port": { type: "string" },
+  timeout: { type: "string" },
+  settle: { type: "string" },
+} as const;
+
+function err(line: string): void {
+  process.stderr.write(line + "\n");
+}
+
+function configPath(args: ParsedArgs): string {
+  return stringOpt(args, "config") ?? args.positionals[0] ?? "router.yaml";
+}
+
+function loadConfig(args: ParsedArgs): RouterConfig {
+  const c = loadRouterConfig(configPath(args));
+  for (const w of c.warnings) err(`warning: ${w}`);
+  return c;
+}
+
+function seconds(args: ParsedArgs, name: string): number | undefined {
+  const v = stringOpt(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: expected a number of seconds, got '${v}'`);
+  return n * 1000;
+}
+
+function client(args: ParsedArgs, config?: RouterConfig): RestClient {
+  const { target, warnings } = resolveTarget({
+    router: stringOpt(args, "router"),
+    configRouter: config?.router,
+    passwordFile: stringOpt(args, "password-file"),
+    caFile: stringOpt(args, "ca-file"),
+    insecure: boolOpt(args, "insecure"),
+  });
+  for (const w of warnings) err(w);
+  return new RestClient(target);
+}
+
+function runOptions(args: ParsedArgs, c: RestClient, config: RouterConfig, imageOverride?: string): RunOptions {
+  const timeout = seconds(args, "timeout");
+  const port = stringOpt(args, "serve-port");
+  if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError(`--serve-port: expected a port number, got '${port}'`);
+  return {
+    client: c,
+    config,
+    plan: buildPlan(config, { resolveSecrets: true, imageOverride }),
+    dryRun: boolOpt(args, "dry-run"),
+    updateSecrets: boolOpt(args, "update-secrets"),
+    serveAddress: stringOpt(args, "serve-address"),
+    servePort: port === undefined ? undefined : Number(port),
+    extractTimeoutMs: timeout,
+    startTimeoutMs: timeout,
+    settleMs: seconds(args, "settle"),
+    log: (l) => err(l),
+  };
+}
+
+function summary(changes: number, dryRun: boolean): string {
+  if (changes === 0) return "no changes: the router already matches the config";
+  return `${changes} change${changes === 1 ? "" : "s"}${dryRun ? " would be made (dry run: nothing was changed)" : " made"}`;
+}
+
+const scriptCommand: Command = {
+  name: "script",
+  summary: "print a RouterOS script (.rsc) that sets everything up; safe to run twice",
+  usage: ["routeros script [-c router.yaml] [--routeros-version 7.21.2] [--show-secrets] [-o setup.rsc]"],
+  options: { ...configOpt, "routeros-version": { type: "string" }, "show-secrets": { type: "boolean" }, output: { type: "string", short: "o" } },
+  async run(args) {
+    const config = loadConfig(args);
+    const v = stringOpt(args, "routeros-version");
+    if (v) {
+      config.version = parseRouterOsVersion(v);
+      config.syntax = syntaxFor(config.version);
+    }
+    const showSecrets = boolOpt(args, "show-secrets");
+    const plan = buildPlan(config, { resolveSecrets: showSecrets });
+    const text = renderScript(config, plan, { showSecrets });
+    const out = stringOpt(args, "output");
+    if (out) {
+      writeFileSync(out, text, { mode: showSecrets ? 0o600 : 0o644 });
+      err(`wrote ${out}${showSecrets ? " (contains the auth key: keep it private)" : ""}`);
+    } else {
+      process.stdout.write(text);
+    }
+  },
+};
+
+const deployCommand: Command = {
+  name: "deploy",
+  summary: "set the router up through its REST API; changes only what differs",
+  usage: [
+    "routeros deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --insecure]",
+    "  password: ROUTEROS_PASSWORD, or ROUTEROS_PASSWORD_FILE / --password-file",
+  ],
+  options: { ...configOpt, ...routerOpts, ...runOpts },
+  async run(args) {
+    const config = loadConfig(args);
+    const c = client(args, config);
+    try {
+      const o = runOptions(args, c, config);
+      const r = await deploy(o);
+      for (const n of r.notes) err(`note: ${n}`);
+      process.stdout.write(`${summary(r.changes.length, !!o.dryRun)}; container ${config.container.name}: ${r.status}\n`);
+    } finally {
+      c.close();
+    }
+  },
+};
+
+const upgradeCommand: Command = {
+  name: "upgrade",
+  summary: "replace the container's image, keep its state; roll back if it does not start",
+  usage: ["routeros upgrade [-c router.yaml] [--image dist/mikrotik-tailscale-<ver>-<arch>.tar | registry/ref:tag] [--force] --router https://user@host"],
+  options: { ...configOpt, ...routerOpts, ...runOpts, image: { type: "string" }, force: { type: "boolean" } },
+  async run(args) {
+    const config = loadConfig(args);
+    const c = client(args, config);
+    try {
+      const o = { ...runOptions(args, c, config, stringOpt(args, "image")), force: boolOpt(args, "force") };
+      const r = await upgrade(o);
+      for (const n of r.notes) err(`note: ${n}`);
+      if (r.changes.length === 0) {
+        process.stdout.write(`no changes; container ${config.container.name}: ${r.status}\n`);
+      } else {
+        const last = r.changes.filter((ch) => ch.action === "container").pop();
+        process.stdout.write(`${last ? formatChange(last) + "\n" : ""}${summary(r.changes.length, !!o.dryRun)}\n`);
+      }
+    } finally {
+      c.close();
+    }
+  },
+};
+
+const statusCommand: Command = {
+  name: "status",
+  summary: "show the container, the image version in it and whether the node is up",
+  usage: ["routeros status [-c router.yaml | --name tailscale] --router https://user@host [--json]"],
+  options: { ...configOpt, ...routerOpts, name: { type: "string" }, json: { type: "boolean" } },
+  async run(args) {
+    const path = configPath(args);
+    const config = stringOpt(args, "config") || args.positionals[0] || existsSync(path) ? loadConfig(args) : undefined;
+    const name = stringOpt(args, "name") ?? config?.container.name ?? "tailscale";
+    const c = client(args, config);
+    try {
+      const s = await status(c, name);
+      process.stdout.write((boolOpt(args, "json") ? JSON.stringify(s, null, 2) : formatStatus(s, name)) + "\n");
+      return s.container ? 0 : 1;
+    } finally {
+      c.close();
+    }
+  },
+};
+
+const simulateCommand: Command = {
+  name: "simulate",
+  summary: "(testing) run a RouterOS REST API simulator on 127.0.0.1 - not a router",
+  usage: [
+    "routeros simulate [--routeros-version 7.21.2] [--arch arm64] [--port 8443] [--tls --cert-out sim.pem] [--fail-start REGEX]",
+    "  user admin; password from ROUTEROS_PASSWORD (default empty)",
+  ],
+  options: {
+    "routeros-version": { type: "string" },
+    arch: { type: "string" },
+    port: { type: "string" },
+    tls: { type: "boolean" },
+    "cert-out": { type: "string" },
+    "fail-start": { type: "string" },
+  },
+  async run(args) {
+    const fail = stringOpt(args, "fail-start");
+    const re = fail ? new RegExp(fail) : undefined;
+    const running = await startSimulator({
+      version: stringOpt(args, "routeros-version") ?? "7.21.2",
+      arch: stringOpt(args, "arch") ?? "arm64",
+      port: Number(stringOpt(args, "port") ?? 0),
+      tls: boolOpt(args, "tls"),
+      user: "admin",
+      password: process.env.ROUTEROS_PASSWORD ?? "",
+      failStart: re ? (c) => (re.test(c.tag ?? "") ? "simulated start failure (--fail-start)" : undefined) : undefined,
+    });
+    const certOut = stringOpt(args, "cert-out");
+    if (certOut && running.certificate) writeFileSync(certOut, running.certificate);
+    err("RouterOS REST simulator (a simulator written from the documentation, not RouterOS)");
+    process.stdout.write(`${running.origin}\n`);
+    if (running.certificate && !certOut) err("TLS certificate is self-signed: use --cert-out and pass it as --ca-file");
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await running.close();
+  },
+};
+
+export const routerosCommand: Command = {
+  name: "routeros",
+  summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
+  usage: ["routeros <script|deploy|upgrade|status> [options]"],
+  subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand],
+};

@@ -1,0 +1,522 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Architecture } from "../arch.js";
+import { FailureError } from "../errors.js";
+import { routerArchitecture, type RouterConfig } from "./config.js";
+import { ContainerStateError, RouterApiError, RouterMismatchError, UpgradeRolledBackError } from "./errors.js";
+import { imageMatchesArch, imagePlatform, readImageInfo, versionFromText, type ImageInfo } from "./image.js";
+import type { Fields, Plan, PlannedImage } from "./plan.js";
+import { applySteps, differingFields, type Change, type ReconcileContext } from "./reconcile.js";
+import type { RestClient, RosRecord } from "./rest.js";
+import { localAddressFor, serveFile } from "./serve.js";
+import { knownVersionsText, parseRouterOsVersion, syntaxDifferences, syntaxFor, type RouterOsVersion } from "./version.js";
+
+/*
+ * deploy, upgrade and status over the RouterOS REST API. Everything that can
+ * be checked is checked before the first change: the router's version and
+ * architecture, the container package, device-mode, and the image file.
+ */
+
+export interface RouterFacts {
+  version: RouterOsVersion;
+  arch: Architecture | undefined;
+  archName: string;
+  board: string;
+}
+
+export interface RunOptions {
+  client: RestClient;
+  config: RouterConfig;
+  plan: Plan;
+  dryRun?: boolean;
+  updateSecrets?: boolean;
+  /** Address the router can reach this machine on, for serving the image. */
+  serveAddress?: string;
+  servePort?: number;
+  pollMs?: number;
+  extractTimeoutMs?: number;
+  startTimeoutMs?: number;
+  /** How long a started container must stay running to count as started. */
+  settleMs?: number;
+  /** upgrade: replace the image even when the versions look equal. */
+  force?: boolean;
+  /** Progress and changes, one line at a time. */
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  changes: Change[];
+  notes: string[];
+  status: string;
+  facts: RouterFacts;
+}
+
+const RUNNING = "running";
+
+function say(o: RunOptions, line: string): void {
+  o.log?.(line);
+}
+
+/** Maps what /system/resource says to an architecture. */
+export function detectRouterArch(res: RosRecord): Architecture | undefined {
+  const name = (res["architecture-name"] ?? "").toLowerCase();
+  if (name === "arm" && /en7562/i.test(res.cpu ?? "")) return routerArchitecture("arm32v5");
+  return routerArchitecture(name);
+}
+
+/** Reads the router's version and architecture and checks them, the package and device-mode. Changes nothing. */
+export async function preflight(client: RestClient, config: RouterConfig): Promise<RouterFacts> {
+  const res = await client.get<RosRecord>("system/resource");
+  let version: RouterOsVersion;
+  try {
+    version = parseRouterOsVersion(res.version ?? "");
+  } catch {
+    throw new RouterMismatchError(`the router runs RouterOS '${res.version}', which this tool does not know (it knows ${knownVersionsText()})`);
+  }
+  const arch = detectRouterArch(res);
+  const facts: RouterFacts = { version, arch, archName: res["architecture-name"] ?? "?", board: res["board-name"] ?? "?" };
+  if (!arch) throw new RouterMismatchError(`the router (${facts.board}) reports architecture '${facts.archName}', which cannot run containers`);
+  if (arch.name !== config.arch.name) {
+    throw new RouterMismatchError(
+      `wrong architecture: the config is for ${config.arch.routerosArch} (${config.arch.name}) but the router (${facts.board}) is ${arch.routerosArch} (${arch.name}); set routeros.arch: ${arch.routerosArch}`,
+    );
+  }
+  const diff = syntaxDifferences(config.syntax, syntaxFor(version));
+  if (diff.length) {
+    throw new RouterMismatchError(
+      `the config is for RouterOS ${config.version.text} but the router runs ${version.text}, whose container fields differ (${diff.join("; ")}); set routeros.version: "${version.text}"`,
+    );
+  }
+  const packages = await client.get<RosRecord[]>("system/package");
+  const pkg = packages.find((p) => p.name === "container");
+  if (!pkg || pkg.disabled === "true") {
+    throw new RouterMismatchError("the container package is not installed on the router: install container-<version>-<arch>.npk and reboot");
+  }
+  try {
+    const dm = await client.get<RosRecord>("system/device-mode");
+    if (dm.container !== undefined && !["true", "yes"].includes(dm.container)) {
+      throw new RouterMismatchError(
+        "containers are not enabled in device-mode: run /system/device-mode/update container=yes on the router, then press the reset button or cold-reboot",
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof RouterApiError)) throw e;
+    // Older versions without /system/device-mode over REST: the add will say so if needed.
+  }
+  return facts;
+}
+
+/** Checks a local image file before anything changes on the router. */
+export async function checkLocalImage(config: RouterConfig, image: PlannedImage): Promise<ImageInfo | undefined> {
+  if (image.kind !== "file") return undefined;
+  const info = await readImageInfo(image.localPath);
+  if (!imageMatchesArch(info, config.arch)) {
+    throw new RouterMismatchError(
+      `wrong architecture: ${image.fileName} is an image for ${imagePlatform(info)} but the router needs ${config.arch.name} (${config.arch.routerosArch})`,
+    );
+  }
+  return info;
+}
+
+async function findContainer(client: RestClient, name: string): Promise<RosRecord | undefined> {
+  const all = await client.get<RosRecord[]>("container");
+  return all.find((c) => c.name === name);
+}
+
+async function getContainer(client: RestClient, id: string): Promise<RosRecord> {
+  return client.get<RosRecord>(`container/${id}`);
+}
+
+async function containerLogTail(client: RestClient, name: string, n = 3): Promise<string> {
+  try {
+    const log = await client.get<RosRecord[]>("log");
+    const lines = log.filter((l) => (l.topics ?? "").includes("container") && (l.message ?? "").includes(name)).slice(-n);
+    return lines.length ? ` (router log: ${lines.map((l) => l.message).join(" | ")})` : "";
+  } catch {
+    return "";
+  }
+}
+
+/** Polls a container until `done` says so, or the time is up. */
+async function waitFor(
+  o: RunOptions,
+  id: string,
+  done: (status: string) => boolean,
+  timeoutMs: number,
+): Promise<RosRecord> {
+  const until = Date.now() + timeoutMs;
+  const poll = o.pollMs ?? 1000;
+  for (;;) {
+    const c = await getContainer(o.client, id);
+    if (done(c.status ?? "")) return c;
+    if (Date.now() >= until) return c;
+    await sleep(poll);
+  }
+}
+
+async function waitExtracted(o: RunOptions, c: RosRecord): Promise<RosRecord> {
+  const r = await waitFor(o, c[".id"]!, (s) => s !== "extracting", o.extractTimeoutMs ?? 600_000);
+  if (r.status !== "stopped") {
+    const why = r.status === "extracting" ? "was still extracting when the time ran out" : `ended in status '${r.status}'`;
+    throw new ContainerStateError(`container ${c.name}: the image ${why}${await containerLogTail(o.client, c.name!)}`);
+  }
+  return r;
+}
+
+async function stopContainer(o: RunOptions, c: RosRecord): Promise<void> {
+  if (c.status === "stopped" || c.status === "error") return;
+  await o.client.post("container/stop", { ".id": c[".id"]! });
+  const r = await waitFor(o, c[".id"]!, (s) => s === "stopped", o.startTimeoutMs ?? 120_000);
+  if (r.status !== "stopped") throw new ContainerStateError(`container ${c.name} did not stop (status '${r.status}')`);
+}
+
+/** Starts a container and waits until it has stayed running for the settle time. */
+async function startContainer(o: RunOptions, c: RosRecord): Promise<void> {
+  await o.client.post("container/start", { ".id": c[".id"]! });
+  // "stopped" right after the start command may mean "not started yet": it
+  // counts as a failure only after "starting" was seen or a grace period.
+  const t0 = Date.now();
+  let seenStarting = false;
+  const grace = Math.min(5000, o.startTimeoutMs ?? 120_000);
+  const r = await waitFor(
+    o,
+    c[".id"]!,
+    (s) => {
+      if (s === "starting") seenStarting = true;
+      if (s === RUNNING || s === "error") return true;
+      return s === "stopped" && (seenStarting || Date.now() - t0 > grace);
+    },
+    o.startTimeoutMs ?? 120_000,
+  );
+  if (r.status !== RUNNING) {
+    throw new ContainerStateError(`container ${c.name} did not reach running (status '${r.status}')${await containerLogTail(o.client, c.name!)}`);
+  }
+  const settle = o.settleMs ?? 5000;
+  if (settle > 0) {
+    await sleep(settle);
+    const again = await getContainer(o.client, c[".id"]!);
+    if (again.status !== RUNNING) {
+      throw new ContainerStateError(`container ${c.name} stopped again right after starting (status '${again.status}')${await containerLogTail(o.client, c.name!)}`);
+    }
+  }
+}
+
+interface ProvidedImage {
+  /** file= or remote-image= for /container/add. */
+  field: Fields;
+  /** Removes the fetched file from the router, if we put it there. */
+  cleanup(): Promise<void>;
+}
+
+async function findFile(client: RestClient, name: string): Promise<RosRecord | undefined> {
+  const files = await client.get<RosRecord[]>("file");
+  return files.find((f) => f.name === name);
+}
+
+/** Puts the image where /container/add can use it. */
+async function provideImage(o: RunOptions, image: PlannedImage, info: ImageInfo | undefined, removeAfter: boolean): Promise<ProvidedImage> {
+  const client = o.client;
+  const removeFile = async (path: string) => {
+    if (!removeAfter) return;
+    const f = await findFile(client, path);
+    if (f) await client.delete(`file/${f[".id"]}`);
+  };
+  switch (image.kind) {
+    case "remote":
+      return { field: { "remote-image": image.ref }, cleanup: async () => {} };
+    case "routerFile": {
+      if (!(await findFile(client, image.routerPath))) throw new FailureError(`image file ${image.routerPath} is not on the router`);
+      return { field: { file: image.routerPath }, cleanup: async () => {} };
+    }
+    case "url": {
+      say(o, `fetching ${image.url} on the router to ${image.routerPath}`);
+      await client.post("tool/fetch", { url: image.url, "dst-path": image.routerPath, "check-certificate": "yes" });
+      if (!(await findFile(client, image.routerPath))) throw new FailureError(`the router's fetch of ${image.url} left no file at ${image.routerPath}`);
+      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath) };
+    }
+    case "file": {
+      const host = new URL(client.origin).hostname;
+      const bind = o.serveAddress ?? (await localAddressFor(host));
+      const served = await serveFile(image.localPath, image.fileName, bind, o.servePort ?? 0);
+      try {
+        say(o, `serving ${image.fileName} at ${served.url.replace(/\/[0-9a-f]{24}\//, "/<token>/")} for the router to fetch`);
+        await client.post("tool/fetch", { url: served.url, "dst-path": image.routerPath, mode: "http" });
+      } finally {
+        await served.close();
+      }
+      const f = await findFile(client, image.routerPath);
+      if (!f) throw new FailureError(`the router fetched ${image.fileName} but there is no ${image.routerPath}`);
+      if (info && f.size !== undefined && Number(f.size) !== info.size) {
+        throw new FailureError(`${image.routerPath} on the router has ${f.size} bytes, expected ${info.size}: the transfer was cut short`);
+      }
+      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath) };
+    }
+  }
+}
+
+function containerBody(plan: Plan, name: string, rootDir: string, image: Fields): Fields {
+  return { name, ...image, "root-dir": rootDir, ...plan.container.fields };
+}
+
+function newContext(o: RunOptions): ReconcileContext {
+  return {
+    client: o.client,
+    dryRun: !!o.dryRun,
+    updateSecrets: !!o.updateSecrets,
+    changes: [],
+    notes: [],
+    onChange: (c) => say(o, formatChange(c)),
+  };
+}
+
+export function formatChange(c: Change): string {
+  const sign = { create: "+", update: "~", remove: "-", set: "~", container: "*" }[c.action];
+  return `${sign} ${c.what}${c.detail ? `: ${c.detail}` : ""}`;
+}
+
+function record(ctx: ReconcileContext, c: Change): void {
+  ctx.changes.push(c);
+  ctx.onChange?.(c);
+}
+
+/** deploy: create or update everything; start the container; wait until it runs. */
+export async function deploy(o: RunOptions): Promise<RunResult> {
+  const { client, config, plan } = o;
+  const facts = await preflight(client, config);
+  const name = plan.container.name;
+  const existing0 = await findContainer(client, name);
+  const leftover = await findContainer(client, `${name}-previous`);
+  if (!existing0 && leftover) {
+    throw new FailureError(`an interrupted upgrade left container '${name}-previous' and no '${name}': run 'routeros upgrade' to finish or undo it`);
+  }
+  const info = existing0 ? undefined : await checkLocalImage(config, plan.container.image);
+  const ctx = newContext(o);
+  await applySteps(ctx, plan.before);
+
+  let status: string;
+  if (!existing0) {
+    if (o.dryRun) {
+      record(ctx, { action: "container", what: `container ${name}`, detail: "would be created, extracted and started" });
+      status = "absent";
+    } else {
+      const img = await provideImage(o, plan.container.image, info, plan.container.removeImageFile);
+      const created = await client.put("container", containerBody(plan, name, plan.container.rootDir, img.field));
+      record(ctx, { action: "create", what: `container ${name}`, detail: `root-dir=${plan.container.rootDir} ${Object.entries(img.field).map(([k, v]) => `${k}=${v}`).join(" ")}` });
+      say(o, `waiting for ${name} to be extracted`);
+      await waitExtracted(o, created);
+      await img.cleanup();
+      say(o, `starting ${name}`);
+      await startContainer(o, created);
+      record(ctx, { action: "container", what: `container ${name}`, detail: "started; running" });
+      status = RUNNING;
+    }
+  } else {
+    let c = existing0;
+    const diff = differingFields(plan.container.fields, c);
+    const envOrMountsChanged = ctx.changes.some((ch) => /^(env|mount) /.test(ch.what) || /^container\/(envs|mounts) /.test(ch.what));
+    const rootOk = [plan.container.rootDir, plan.container.rootDirAlt].includes((c["root-dir"] ?? "").replace(/^\/+/, ""));
+    if (!rootOk) ctx.notes.push(`container ${name} has root-dir ${c["root-dir"]}; the config says ${plan.container.rootDir}: 'routeros upgrade' moves it`);
+    if (Object.keys(diff).length || (envOrMountsChanged && c.status === RUNNING)) {
+      if (o.dryRun) {
+        record(ctx, { action: "container", what: `container ${name}`, detail: Object.keys(diff).length ? `would change ${Object.keys(diff).join(", ")} and restart` : "would restart to apply env/mount changes" });
+      } else {
+        await stopContainer(o, c);
+        if (Object.keys(diff).length) {
+          await client.patch(`container/${c[".id"]}`, diff);
+          record(ctx, {
+            action: "update",
+            what: `container ${name}`,
+            detail: Object.entries(diff).map(([k, v]) => `${k}: ${c[k] || "(unset)"} -> ${v}`).join(", "),
+          });
+        }
+        c = await getContainer(client, c[".id"]!);
+      }
+    }
+    if (!o.dryRun && c.status !== RUNNING) {
+      if (c.status === "extracting") c = await waitExtracted(o, c);
+      say(o, `starting ${name}`);
+      await startContainer(o, c);
+      record(ctx, { action: "container", what: `container ${name}`, detail: "started; running" });
+    }
+    status = o.dryRun ? c.status ?? "?" : RUNNING;
+    const img = plan.container.image;
+    if (img.kind === "file") {
+      const want = versionFromText(img.fileName);
+      const have = versionFromText(c.tag);
+      if (want && have && !have.startsWith(want)) ctx.notes.push(`container ${name} runs ${have}; the config names ${img.fileName}: run 'routeros upgrade' to replace the image`);
+    }
+  }
+  await applySteps(ctx, plan.after);
+  return { changes: ctx.changes, notes: [...plan.notes.slice(1), ...ctx.notes], status, facts };
+}
+
+/** upgrade: replace the image, keep the state mount; put the previous container back if the new one does not run. */
+export async function upgrade(o: RunOptions): Promise<RunResult & { from?: string; to?: string; rolledBack?: boolean }> {
+  const { client, config, plan } = o;
+  const facts = await preflight(client, config);
+  const name = plan.container.name;
+  const prevName = `${name}-previous`;
+  let cur = await findContainer(client, name);
+  let leftover = await findContainer(client, prevName);
+  if (!cur && !leftover) throw new FailureError(`there is no container '${name}' on the router: run 'routeros deploy' first`);
+  const info = await checkLocalImage(config, plan.container.image);
+  const to = info?.version ?? versionFromText(plan.container.image.kind === "remote" ? plan.container.image.ref : "") ?? undefined;
+  const from = cur ? versionFromText(cur.tag) ?? (cur.tag || undefined) : undefined;
+  if (cur && info?.version && from && info.version === from && !o.force) {
+    return { changes: [], notes: [`container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: cur.status ?? "?", facts, from, to };
+  }
+  const ctx = newContext(o);
+  if (o.dryRun) {
+    await applySteps(ctx, plan.before);
+    record(ctx, { action: "container", what: `container ${name}`, detail: `would be replaced (${from ?? "?"} -> ${to ?? "?"}), keeping ${config.storage.stateDir}` });
+    await applySteps(ctx, plan.after);
+    return { changes: ctx.changes, notes: ctx.notes, status: cur?.status ?? "?", facts, from, to };
+  }
+  // Finish or undo an interrupted upgrade first.
+  if (!cur && leftover) {
+    await client.patch(`container/${leftover[".id"]}`, { name });
+    record(ctx, { action: "update", what: `container ${prevName}`, detail: `renamed back to ${name} (left by an interrupted upgrade)` });
+    cur = await findContainer(client, name);
+    leftover = undefined;
+  } else if (leftover) {
+    await stopContainer(o, leftover);
+    await client.delete(`container/${leftover[".id"]}`);
+    record(ctx, { action: "remove", what: `container ${prevName}`, detail: "left by an earlier upgrade" });
+  }
+  const old = cur!;
+  await applySteps(ctx, plan.before);
+  const img = await provideImage(o, plan.container.image, info, plan.container.removeImageFile);
+  const oldRoot = (old["root-dir"] ?? "").replace(/^\/+/, "");
+  const newRoot = oldRoot === plan.container.rootDir ? plan.container.rootDirAlt : plan.container.rootDir;
+  const wasRunning = old.status === RUNNING;
+  const oldBoot = old["start-on-boot"] ?? "false";
+
+  say(o, `stopping ${name}`);
+  await stopContainer(o, old);
+  await client.patch(`container/${old[".id"]}`, { name: prevName, "start-on-boot": "no" });
+  let created: RosRecord | undefined;
+  try {
+    created = await client.put("container", containerBody(plan, name, newRoot, img.field));
+    say(o, `waiting for the new ${name} to be extracted`);
+    await waitExtracted(o, created);
+    say(o, `starting the new ${name}`);
+    await startContainer(o, created);
+  } catch (e) {
+    const reason = (e as Error).message;
+    say(o, `the new container failed: ${reason}`);
+    say(o, "putting the previous container back");
+    try {
+      if (created) {
+        const c = await getContainer(client, created[".id"]!).catch(() => undefined);
+        if (c) {
+          await stopContainer(o, c);
+          await client.delete(`container/${c[".id"]}`);
+        }
+      }
+      await client.patch(`container/${old[".id"]}`, { name, "start-on-boot": oldBoot });
+      if (wasRunning) await startContainer(o, { ...old, name });
+      await img.cleanup();
+    } catch (e2) {
+      throw new FailureError(
+        `upgrade failed (${reason}) and putting the previous container back failed too: ${(e2 as Error).message}; the previous container is '${prevName}' and the node state is still in ${config.storage.stateDir}`,
+      );
+    }
+    throw new UpgradeRolledBackError(
+      `upgrade ${from ?? "?"} -> ${to ?? "?"} failed: ${reason}; the previous image (${from ?? "unknown version"}) is back${wasRunning ? " and running" : ""}`,
+    );
+  }
+  await client.delete(`container/${old[".id"]}`);
+  await img.cleanup();
+  record(ctx, { action: "container", what: `container ${name}`, detail: `upgraded ${from ?? "?"} -> ${to ?? "?"} (root-dir ${newRoot}); state kept in ${config.storage.stateDir}` });
+  await applySteps(ctx, plan.after);
+  return { changes: ctx.changes, notes: ctx.notes, status: RUNNING, facts, from, to, rolledBack: false };
+}
+
+export interface StatusReport {
+  router: { version: string; arch: string; board: string };
+  container?: {
+    name: string;
+    status: string;
+    tag: string;
+    imageVersion?: string;
+    rootDir: string;
+    interface: string;
+  };
+  tailscale: {
+    /** Version tailscaled printed at start, from the router log. */
+    version?: string;
+    /** Last ipn state from the router log (Running, NeedsLogin, ...). */
+    state?: string;
+    loginUrl?: string;
+  };
+  /** The 100.64.0.0/10 route via the container: active, inactive or missing. */
+  tailnetRoute: "active" | "inactive" | "missing";
+  /** true/false when known; undefined when the log says nothing. */
+  nodeUp?: boolean;
+}
+
+/** status: what the REST API can tell about the container and the node. */
+export async function status(client: RestClient, name: string): Promise<StatusReport> {
+  const res = await client.get<RosRecord>("system/resource");
+  const report: StatusReport = {
+    router: { version: res.version ?? "?", arch: res["architecture-name"] ?? "?", board: res["board-name"] ?? "?" },
+    tailscale: {},
+    tailnetRoute: "missing",
+  };
+  const c = await findContainer(client, name);
+  if (c) {
+    report.container = {
+      name,
+      status: c.status ?? "?",
+      tag: c.tag ?? "",
+      imageVersion: versionFromText(c.tag),
+      rootDir: c["root-dir"] ?? "",
+      interface: c.interface ?? "",
+    };
+  }
+  const routes = await client.get<RosRecord[]>("ip/route");
+  const r = routes.find((x) => x["dst-address"] === "100.64.0.0/10");
+  if (r) report.tailnetRoute = r.active === "true" ? "active" : "inactive";
+  // tailscaled's own log lines, as the router logs them with logging=yes.
+  const log = await client.get<RosRecord[]>("log").catch(() => [] as RosRecord[]);
+  for (const l of log) {
+    if (!(l.topics ?? "").includes("container")) continue;
+    const m = l.message ?? "";
+    const start = /Program starting: (v\S+?),/.exec(m);
+    if (start) {
+      report.tailscale.version = start[1];
+      report.tailscale.state = undefined;
+      report.tailscale.loginUrl = undefined;
+    }
+    const st = /Switching ipn state \S+ -> (\S+)/.exec(m);
+    if (st) report.tailscale.state = st[1];
+    const url = /To authenticate, visit:\s*(\S+)/.exec(m);
+    if (url) report.tailscale.loginUrl = url[1];
+  }
+  if (report.tailscale.state === "Running") report.tailscale.loginUrl = undefined;
+  if (!c || c.status !== RUNNING) report.nodeUp = false;
+  else if (report.tailscale.state) report.nodeUp = report.tailscale.state === "Running";
+  return report;
+}
+
+export function formatStatus(s: StatusReport, name: string): string {
+  const L: string[] = [];
+  L.push(`router:     ${s.router.board}, RouterOS ${s.router.version}, ${s.router.arch}`);
+  if (!s.container) {
+    L.push(`container:  no container named '${name}'`);
+  } else {
+    const c = s.container;
+    L.push(`container:  ${c.name}: ${c.status} (interface ${c.interface}, root-dir ${c.rootDir})`);
+    L.push(`image:      ${c.tag || "(no tag)"}${c.imageVersion ? ` -> version ${c.imageVersion}` : " (version unknown)"}`);
+  }
+  L.push(`tailscaled: ${s.tailscale.version ?? "version unknown (not in the router log)"}`);
+  L.push(`route:      100.64.0.0/10 via the container: ${s.tailnetRoute}`);
+  const up =
+    s.nodeUp === true
+      ? "up (tailscaled reports Running)"
+      : s.nodeUp === false
+        ? `down${s.tailscale.state ? ` (tailscaled reports ${s.tailscale.state})` : s.container ? ` (container ${s.container.status})` : ""}`
+        : "unknown (no tailscaled state in the router log; is logging on?)";
+  L.push(`node:       ${up}`);
+  if (s.tailscale.loginUrl) L.push(`login:      ${s.tailscale.loginUrl}`);
+  return L.join("\n");
+}
