@@ -167,7 +167,8 @@ export function containerEnv(config: RouterConfig, authKey: string | undefined):
   const t = config.tailscale;
   const out: { key: string; value: string | undefined; secret: boolean }[] = [];
   const add = (key: string, value: string | undefined, secret = false) => out.push({ key, value, secret });
-  if (t.authKey.kind !== "none") add("TS_AUTHKEY", authKey, t.authKey.kind !== "containerFile");
+  if (t.authKey.kind === "containerFile") add("TS_AUTHKEY", `file:${t.authKey.path}`);
+  else if (t.authKey.kind !== "none") add("TS_AUTHKEY", authKey, true);
   if (config.container.hostname) add("TS_HOSTNAME", config.container.hostname);
   if (t.advertiseRoutes.length) add("TS_ROUTES", t.advertiseRoutes.map((p) => p.text).join(","));
   add("TS_ADVERTISE_EXIT_NODE", String(t.exitNode));

@@ -117,9 +117,9 @@ export class RestClient {
         req.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT" }));
       }, this.target.connectTimeoutMs ?? 10_000);
       req.on("socket", (s) => {
-        const connected = () => clearTimeout(connectTimer);
-        if (!s.connecting) connected();
-        s.once(this.isHttps ? "secureConnect" : "connect", connected);
+        // A kept-alive socket is connected already; a new one reports when it is.
+        if (!s.connecting) clearTimeout(connectTimer);
+        else s.once(this.isHttps ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
       });
       req.setTimeout(this.target.timeoutMs ?? 70_000, () => {
         req.destroy(Object.assign(new Error("request timeout"), { code: "ETIMEDOUT" }));

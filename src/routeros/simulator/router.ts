@@ -259,6 +259,14 @@ export class RouterSimulator {
     this.log("system,info", "router simulator started");
   }
 
+  /** The writable fields of a menu in this version (undefined for menus the simulator lacks). */
+  writableFields(menu: string): string[] | undefined {
+    if (menu === "container") return this.containerFields();
+    if (menu === "container/config") return Object.keys(this.containerConfig);
+    if (menu === "ip/dns") return ["servers", "allow-remote-requests", "cache-size"];
+    return this.defs[menu]?.fields;
+  }
+
   // ---- tables ------------------------------------------------------------
 
   list(menu: string): Rec[] {
