@@ -305,6 +305,18 @@ function inspectDockerArchive(entries: ReadTarEntry[], warnings: string[]): Imag
 
 // ---------------------------------------------------------------- OCI layout
 
+/** A descriptor's platform, where given, must be the one the image's config states. */
+function checkPlatform(d: Descriptor, img: ImageReport, what: string): void {
+  const p = d.platform;
+  if (!p) return;
+  if (p.os !== img.platform.os || p.architecture !== img.platform.architecture || (p.variant ?? "") !== (img.platform.variant ?? "")) {
+    throw new ImageFormatError(
+      `${what}: index says platform ${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""} but the config says ` +
+        `${img.platform.os}/${img.platform.architecture}${img.platform.variant ? `/${img.platform.variant}` : ""}`,
+    );
+  }
+}
+
 function inspectOciLayout(files: FileLookup, warnings: string[]): { images: ImageReport[]; indexDigest?: string; indexNames?: string[] } {
   const layoutBytes = files.read("oci-layout");
   if (!layoutBytes) throw new ImageFormatError("not an OCI image layout: no oci-layout file");
@@ -337,6 +349,8 @@ function inspectOciLayout(files: FileLookup, warnings: string[]): { images: Imag
   const visitManifest = (d: Descriptor, names: string[], what: string): void => {
     const existing = images.get(d.digest);
     if (existing) {
+      blobOf(d, what); // the descriptor's size must agree too
+      checkPlatform(d, existing, what);
       for (const n of names) if (!existing.names.includes(n)) existing.names.push(n);
       return;
     }
@@ -393,15 +407,7 @@ function inspectOciLayout(files: FileLookup, warnings: string[]): { images: Imag
       };
     });
     const img = imageFromConfig(config, { digest: m.config.digest, size: m.config.size }, layers);
-    if (d.platform) {
-      const p = d.platform;
-      if (p.os !== img.platform.os || p.architecture !== img.platform.architecture || (p.variant ?? "") !== (img.platform.variant ?? "")) {
-        throw new ImageFormatError(
-          `${what}: index says platform ${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""} but the config says ` +
-            `${img.platform.os}/${img.platform.architecture}${img.platform.variant ? `/${img.platform.variant}` : ""}`,
-        );
-      }
-    }
+    checkPlatform(d, img, what);
     img.manifestDigest = d.digest;
     img.names = [...names];
     images.set(d.digest, img);
