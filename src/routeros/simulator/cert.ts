@@ -85,7 +85,7 @@ export function selfSignedCertificate(hosts: string[] = ["127.0.0.1", "localhost
     ),
   );
   const serial = randomBytes(12);
-  serial[0] = serial[0]! & 0x7f;
+  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive, and no leading zero byte (DER)
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))),
     integer(serial),
