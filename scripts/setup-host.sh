@@ -84,6 +84,7 @@ pkgs=(
   qemu-user-static binfmt-support
   skopeo umoci runc
   iproute2 iperf3 procps
+  busybox-static
 )
 missing=()
 for p in "${pkgs[@]}"; do
