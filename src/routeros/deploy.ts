@@ -144,12 +144,15 @@ async function waitFor(
   timeoutMs: number,
 ): Promise<RosRecord> {
   const until = Date.now() + timeoutMs;
-  const poll = o.pollMs ?? 1000;
+  // Poll quickly at first, then back off to pollMs.
+  const max = o.pollMs ?? 1000;
+  let poll = Math.min(50, max);
   for (;;) {
     const c = await getContainer(o.client, id);
     if (done(c.status ?? "")) return c;
     if (Date.now() >= until) return c;
     await sleep(poll);
+    poll = Math.min(max, Math.ceil(poll * 1.5));
   }
 }
 

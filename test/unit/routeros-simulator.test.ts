@@ -1,0 +1,150 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { startSimulator, type RunningSimulator } from "../../src/routeros/simulator/server.js";
+import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { parseDockerArchive } from "../../src/routeros/image.js";
+import { readTar, writeTar } from "../../src/routeros/tar.js";
+
+/*
+ * The simulator's own behaviour, at the HTTP level: what the REST client and
+ * the tests rely on. Plain HTTP here; TLS is covered by the deploy tests.
+ */
+
+const auth = `Basic ${Buffer.from("admin:pw").toString("base64")}`;
+
+async function call(s: RunningSimulator, method: string, path: string, body?: unknown, authorization = auth): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${s.origin}/rest/${path}`, {
+    method,
+    headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function withSim(opts: Parameters<typeof startSimulator>[0], fn: (s: RunningSimulator) => Promise<void>) {
+  const s = await startSimulator({ user: "admin", password: "pw", extractMs: 30, startMs: 30, stopMs: 10, ...opts });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+async function until(s: RunningSimulator, id: string, status: string): Promise<any> {
+  for (let i = 0; i < 200; i++) {
+    const r = await call(s, "GET", `container/${id}`);
+    if (r.json.status === status) return r.json;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`container never reached ${status}`);
+}
+
+test("string values, *N ids, PUT/GET/PATCH/DELETE", async () => {
+  await withSim({}, async (s) => {
+    const created = await call(s, "PUT", "interface/veth", { name: "veth1", address: "172.17.0.2/24", gateway: "172.17.0.1" });
+    assert.equal(created.status, 200);
+    assert.match(created.json[".id"], /^\*[0-9A-F]+$/);
+    assert.equal(created.json.disabled, "false");
+    const id = created.json[".id"];
+    const list = await call(s, "GET", "interface/veth");
+    assert.ok(Array.isArray(list.json));
+    for (const v of Object.values(list.json[0])) assert.equal(typeof v, "string");
+    const patched = await call(s, "PATCH", `interface/veth/${id}`, { address: "172.18.0.2/24" });
+    assert.equal(patched.json.address, "172.18.0.2/24");
+    assert.equal((await call(s, "DELETE", `interface/veth/${id}`)).status, 204);
+    const gone = await call(s, "GET", `interface/veth/${id}`);
+    assert.deepEqual(gone, { status: 404, json: { error: 404, message: "Not Found" } });
+  });
+});
+
+test("errors: 401, 400 with error/message/detail, unknown and duplicate fields", async () => {
+  await withSim({}, async (s) => {
+    assert.deepEqual(await call(s, "GET", "system/resource", undefined, "Basic eDp5"), { status: 401, json: { error: 401, message: "Unauthorized" } });
+    const unknown = await call(s, "PUT", "interface/veth", { name: "v", colour: "red" });
+    assert.deepEqual(unknown, { status: 400, json: { error: 400, message: "Bad Request", detail: "unknown parameter colour" } });
+    await call(s, "PUT", "interface/veth", { name: "v" });
+    const dup = await call(s, "PUT", "interface/veth", { name: "v" });
+    assert.equal(dup.status, 400);
+    assert.match(dup.json.detail, /already have such name/);
+    const nosuch = await call(s, "GET", "interface/wireless/frobnicate");
+    assert.equal(nosuch.status, 400);
+    assert.match(nosuch.json.detail, /no such command or directory/);
+  });
+});
+
+test("field names depend on the version", async () => {
+  await withSim({ version: "7.19" }, async (s) => {
+    assert.equal((await call(s, "PUT", "container/envs", { name: "ts", key: "A", value: "1" })).status, 200);
+    assert.equal((await call(s, "PUT", "container/envs", { list: "ts", key: "B", value: "1" })).json.detail, "unknown parameter list");
+  });
+  await withSim({ version: "7.20" }, async (s) => {
+    assert.equal((await call(s, "PUT", "container/envs", { list: "ts", key: "A", value: "1" })).status, 200);
+    assert.equal((await call(s, "PUT", "container/mounts", { name: "m", src: "a", dst: "/a" })).status, 200);
+    assert.equal((await call(s, "PUT", "container/mounts", { list: "m", src: "a", dst: "/b" })).json.detail, "unknown parameter list");
+  });
+  await withSim({ version: "7.21.1" }, async (s) => {
+    await call(s, "PUT", "interface/veth", { name: "v" });
+    const r = await call(s, "PUT", "container", { name: "c", "remote-image": "x/y:z", interface: "v", tmpfs: "1M@/tmp" });
+    assert.equal(r.json.detail, "unknown parameter tmpfs");
+    const old = await call(s, "PUT", "container", { name: "c", "remote-image": "x/y:z", interface: "v", mounts: "m" });
+    assert.equal(old.json.detail, "unknown parameter mounts");
+  });
+});
+
+test("/tool/fetch really downloads, and a container goes extracting -> stopped -> running", async () => {
+  const image = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.98.5" });
+  const server = http.createServer((req, res) => {
+    if (req.url === "/img.tar") res.end(image);
+    else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await withSim({}, async (s) => {
+      const missing = await call(s, "POST", "tool/fetch", { url: `${base}/nope.tar`, "dst-path": "x.tar" });
+      assert.equal(missing.status, 400);
+      assert.match(missing.json.detail, /404/);
+      const ok = await call(s, "POST", "tool/fetch", { url: `${base}/img.tar`, "dst-path": "disk1/img.tar" });
+      assert.equal(ok.json[0].status, "finished");
+      const files = (await call(s, "GET", "file")).json;
+      assert.equal(files.find((f: any) => f.name === "disk1/img.tar").size, String(image.length));
+      assert.deepEqual(s.sim.fileList().find((f) => f.rec.name === "disk1/img.tar")!.data, image);
+
+      await call(s, "PUT", "interface/veth", { name: "v" });
+      const c = (await call(s, "PUT", "container", { name: "ts", file: "disk1/img.tar", interface: "v", "root-dir": "disk1/ts", logging: "yes" })).json;
+      assert.equal(c.status, "extracting");
+      const stopped = await until(s, c[".id"], "stopped");
+      assert.equal(stopped.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+      assert.equal(stopped.arch, "arm64/v8");
+      assert.equal(stopped.logging, "true");
+      assert.deepEqual((await call(s, "POST", "container/start", { ".id": c[".id"] })).json, []);
+      await until(s, c[".id"], "running");
+      const busy = await call(s, "DELETE", `container/${c[".id"]}`);
+      assert.match(busy.json.detail, /stop it first/);
+      await call(s, "POST", "container/stop", { ".id": c[".id"] });
+      await until(s, c[".id"], "stopped");
+      assert.equal((await call(s, "DELETE", `container/${c[".id"]}`)).status, 204);
+      const log = (await call(s, "GET", "log")).json.map((l: any) => l.message).join("\n");
+      assert.match(log, /Program starting: v1\.98\.5/);
+    });
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test("tar round trip and docker-archive parsing", () => {
+  const t = writeTar([{ name: "d", dir: true }, { name: "d/f.txt", data: "hello" }]);
+  const e = readTar(t);
+  assert.deepEqual(e.map((x) => [x.name, x.type, x.data.toString()]), [["d/", "dir", ""], ["d/f.txt", "file", "hello"]]);
+  const info = parseDockerArchive(makeFixtureImage({ arch: "armv7", tailscaleVersion: "1.98.5", release: 3 }), "x.tar");
+  assert.equal(info.architecture, "arm");
+  assert.equal(info.variant, "v7");
+  assert.equal(info.version, "v1.98.5-mt.3");
+  assert.throws(() => parseDockerArchive(writeTar([{ name: "index.json", data: "{}" }, { name: "oci-layout", data: "{}" }]), "oci.tar"), /OCI layout/);
+});
