@@ -52,7 +52,7 @@ before(() => {
     const rootfs = join(dist, "rootfs", a.name);
     const recPath = join(dist, "rootfs", `${a.name}.build.json`);
     if (!existsSync(rootfs) || !existsSync(recPath)) {
-      missing.push(`dist/rootfs/${a.name}`);
+      missing.push(rootfs);
       continue;
     }
     const record = JSON.parse(readFileSync(recPath, "utf8")) as BuildRecord;
