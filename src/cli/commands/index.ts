@@ -1,7 +1,8 @@
 import type { Command } from "../command.js";
 import { buildCommand } from "./build.js";
 import { doctorCommand } from "./doctor.js";
+import { inspectCommand } from "./inspect.js";
 import { routerosCommand } from "./routeros.js";
 
 /** Every top-level command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [buildCommand, doctorCommand, routerosCommand];
+export const commands: readonly Command[] = [buildCommand, doctorCommand, inspectCommand, routerosCommand];
