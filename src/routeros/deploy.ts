@@ -286,7 +286,13 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
   const { client, config, plan } = o;
   const facts = await preflight(client, config);
   const name = plan.container.name;
-  const existing0 = await findContainer(client, name);
+  let existing0 = await findContainer(client, name);
+  if (existing0?.status === "error" && !o.dryRun) {
+    // A failed extraction leaves a container that can never start: replace it.
+    await client.delete(`container/${existing0[".id"]}`);
+    say(o, `- container ${name}: removed (its image had failed to extract)`);
+    existing0 = undefined;
+  }
   const leftover = await findContainer(client, `${name}-previous`);
   if (!existing0 && leftover) {
     throw new FailureError(`an interrupted upgrade left container '${name}-previous' and no '${name}': run 'routeros upgrade' to finish or undo it`);
@@ -363,7 +369,8 @@ export async function upgrade(o: RunOptions): Promise<RunResult & { from?: strin
   if (!cur && !leftover) throw new FailureError(`there is no container '${name}' on the router: run 'routeros deploy' first`);
   const info = await checkLocalImage(config, plan.container.image);
   const to = info?.version ?? versionFromText(plan.container.image.kind === "remote" ? plan.container.image.ref : "") ?? undefined;
-  const from = cur ? versionFromText(cur.tag) ?? (cur.tag || undefined) : undefined;
+  const before = cur ?? leftover;
+  const from = before ? versionFromText(before.tag) ?? (before.tag || undefined) : undefined;
   if (cur && info?.version && from && info.version === from && !o.force) {
     return { changes: [], notes: [`container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: cur.status ?? "?", facts, from, to };
   }

@@ -129,6 +129,45 @@ describe("deploy", () => {
     });
   });
 
+  test("an env-only change restarts the container so it takes effect", async () => {
+    await withBed({}, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      await deploy(opts(tb, yaml("7.21.2")));
+      const logsBefore = tb.running.sim.logLines().filter((l) => / stopped$/.test(l.message)).length;
+      const r = await deploy(opts(tb, yaml("7.21.2").replace("advertiseRoutes: [192.168.88.0/24]", "advertiseRoutes: [192.168.88.0/24, 192.168.89.0/24]")));
+      assert.deepEqual(r.changes.map((c) => `${c.action} ${c.what}`), ["update env TS_ROUTES", "container container tailscale"]);
+      assert.equal(tb.running.sim.logLines().filter((l) => / stopped$/.test(l.message)).length, logsBefore + 1, "stopped once");
+      assert.equal((await get(tb, "container"))[0]!.status, "running");
+    });
+  });
+
+  test("a container whose image failed to extract is replaced", async () => {
+    await withBed({}, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      await deploy(opts(tb, yaml("7.21.2")));
+      // Break it the way a bad image would: remove it and add one from a file that is not an image.
+      const [c] = await get(tb, "container");
+      await tb.client.post("container/stop", { ".id": c![".id"]! });
+      await new Promise((r) => setTimeout(r, 100));
+      await tb.client.delete(`container/${c![".id"]}`);
+      const junk = (await tb.client.get<RosRecord[]>("file")).find((f) => f.name === "tailscale/state")!;
+      assert.ok(junk);
+      const server = await import("node:http").then((h) => h.createServer((_q, res) => res.end("not a tar")));
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      try {
+        const port = (server.address() as { port: number }).port;
+        await tb.client.post("tool/fetch", { url: `http://127.0.0.1:${port}/x.tar`, "dst-path": "junk.tar" });
+      } finally {
+        server.close();
+      }
+      const broken = await tb.client.put("container", { name: "tailscale", file: "junk.tar", interface: "veth-tailscale", "root-dir": "tailscale/root" });
+      for (let i = 0; i < 50 && (await tb.client.get<RosRecord>(`container/${broken[".id"]}`)).status !== "error"; i++) await new Promise((r) => setTimeout(r, 10));
+      const r = await deploy(opts(tb, yaml("7.21.2")));
+      assert.equal(r.status, "running");
+      assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+    });
+  });
+
   test("--dry-run reports and changes nothing", async () => {
     await withBed({}, async (tb) => {
       tb.image({ tailscaleVersion: "1.98.5" });
@@ -207,6 +246,24 @@ describe("upgrade", () => {
       assert.ok(!(await get(tb, "file")).some((f) => f.name!.endsWith(".tar")));
       const s = await status(tb.client, "tailscale");
       assert.equal(s.nodeUp, true);
+    });
+  });
+
+  test("an interrupted upgrade is finished by the next one", async () => {
+    await withBed({}, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      const next = tb.image({ tailscaleVersion: "1.98.6" });
+      await deploy(opts(tb, yaml("7.21.2")));
+      // Interrupted right after the rename: only "<name>-previous" is left, stopped.
+      const [c] = await get(tb, "container");
+      await tb.client.post("container/stop", { ".id": c![".id"]! });
+      await new Promise((r) => setTimeout(r, 100));
+      await tb.client.patch(`container/${c![".id"]}`, { name: "tailscale-previous", "start-on-boot": "no" });
+      await assert.rejects(deploy(opts(tb, yaml("7.21.2"))), /interrupted upgrade left container 'tailscale-previous'/);
+      const r = await upgrade(opts(tb, yaml("7.21.2"), {}, next));
+      assert.ok(r.changes.some((ch) => /renamed back to tailscale/.test(ch.detail ?? "")));
+      const cs = await get(tb, "container");
+      assert.deepEqual(cs.map((x) => [x.name, x.status, x.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.6-mt.1"]]);
     });
   });
 

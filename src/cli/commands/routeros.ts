@@ -93,7 +93,7 @@ function summary(changes: number, dryRun: boolean): string {
 const scriptCommand: Command = {
   name: "script",
   summary: "print a RouterOS script (.rsc) that sets everything up; safe to run twice",
-  usage: ["routeros script [-c router.yaml] [--routeros-version 7.21.2] [--show-secrets] [-o setup.rsc]"],
+  usage: ["script [-c router.yaml] [--routeros-version 7.21.2] [--show-secrets] [-o setup.rsc]"],
   options: { ...configOpt, "routeros-version": { type: "string" }, "show-secrets": { type: "boolean" }, output: { type: "string", short: "o" } },
   async run(args) {
     const config = loadConfig(args);
@@ -119,8 +119,9 @@ const deployCommand: Command = {
   name: "deploy",
   summary: "set the router up through its REST API; changes only what differs",
   usage: [
-    "routeros deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --insecure]",
-    "  password: ROUTEROS_PASSWORD, or ROUTEROS_PASSWORD_FILE / --password-file",
+    "deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --insecure]",
+    "deploy ... [--serve-address ADDR] [--serve-port N] [--timeout SECONDS] [--settle SECONDS] [--update-secrets]",
+    "deploy ... --password-file FILE    (or ROUTEROS_PASSWORD / ROUTEROS_PASSWORD_FILE in the environment)",
   ],
   options: { ...configOpt, ...routerOpts, ...runOpts },
   async run(args) {
@@ -140,7 +141,7 @@ const deployCommand: Command = {
 const upgradeCommand: Command = {
   name: "upgrade",
   summary: "replace the container's image, keep its state; roll back if it does not start",
-  usage: ["routeros upgrade [-c router.yaml] [--image dist/mikrotik-tailscale-<ver>-<arch>.tar | registry/ref:tag] [--force] --router https://user@host"],
+  usage: ["upgrade [-c router.yaml] [--image dist/mikrotik-tailscale-<ver>-<arch>.tar | registry/ref:tag] [--force] --router https://user@host"],
   options: { ...configOpt, ...routerOpts, ...runOpts, image: { type: "string" }, force: { type: "boolean" } },
   async run(args) {
     const config = loadConfig(args);
@@ -164,7 +165,7 @@ const upgradeCommand: Command = {
 const statusCommand: Command = {
   name: "status",
   summary: "show the container, the image version in it and whether the node is up",
-  usage: ["routeros status [-c router.yaml | --name tailscale] --router https://user@host [--json]"],
+  usage: ["status [-c router.yaml | --name tailscale] --router https://user@host [--json]"],
   options: { ...configOpt, ...routerOpts, name: { type: "string" }, json: { type: "boolean" } },
   async run(args) {
     const path = configPath(args);
@@ -185,8 +186,8 @@ const simulateCommand: Command = {
   name: "simulate",
   summary: "(testing) run a RouterOS REST API simulator on 127.0.0.1 - not a router",
   usage: [
-    "routeros simulate [--routeros-version 7.21.2] [--arch arm64] [--port 8443] [--tls --cert-out sim.pem] [--fail-start REGEX]",
-    "  user admin; password from ROUTEROS_PASSWORD (default empty)",
+    "simulate [--routeros-version 7.21.2] [--arch arm64] [--port 8443] [--tls --cert-out sim.pem] [--fail-start REGEX]",
+    "simulate ...    (user admin; password from ROUTEROS_PASSWORD, default empty)",
   ],
   options: {
     "routeros-version": { type: "string" },
@@ -225,6 +226,6 @@ const simulateCommand: Command = {
 export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
-  usage: ["routeros <script|deploy|upgrade|status> [options]"],
+  usage: ["routeros <script|deploy|upgrade|status> [options]", "routeros <command> --help"],
   subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand],
 };
