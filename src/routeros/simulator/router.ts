@@ -237,7 +237,7 @@ export class RouterSimulator {
   private readonly files: SimFile[] = [];
   private readonly logs: (LogLine & { id: string })[] = [];
   private logSeq = 1;
-  private containerConfig: Rec = { tmpdir: "", "layer-dir": "", "registry-url": "https://registry-1.docker.io", "ram-high": "0", username: "", password: "" };
+  private containerConfig: Rec = { tmpdir: "", "layer-dir": "", "registry-url": "", "ram-high": "0", username: "", password: "" };
   private dns: Rec;
   private deviceMode: Rec;
   private readonly timers = new Set<NodeJS.Timeout>();
