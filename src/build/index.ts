@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Architecture, ArchName } from "../arch.js";
+import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
 import { configDir, projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
@@ -39,6 +39,19 @@ export function recordPath(outDir: string, arch: ArchName): string {
 
 export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
   return JSON.parse(await readFile(recordPath(outDir, arch), "utf8")) as BuildRecord;
+}
+
+/** Records of every architecture built into outDir, in the usual order. */
+export async function recordsIn(outDir: string): Promise<BuildRecord[]> {
+  const out: BuildRecord[] = [];
+  for (const a of allArchitectures()) {
+    try {
+      out.push(await readRecord(outDir, a.name));
+    } catch {
+      // not built here
+    }
+  }
+  return out;
 }
 
 export async function imageVersion(tailscaleVersion: string): Promise<string> {
@@ -104,14 +117,16 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     records.push(record);
   }
 
-  const table = sizeTable(records.map((r) => ({ arch: r.arch, profile: r.profile, sizes: r.sizes })));
+  // The report covers every architecture now in the output folder, so a
+  // narrower rebuild (--arch) does not drop the others from it.
+  const present = await recordsIn(outDir);
+  const table = sizeTable(present.map((r) => ({ arch: r.arch, profile: r.profile, sizes: r.sizes })));
   await atomicWriteFile(
     join(outDir, "sizes.json"),
     JSON.stringify(
       {
         tailscale: records[0]?.tailscale.version,
-        profile,
-        arches: Object.fromEntries(records.map((r) => [r.arch, r.sizes])),
+        arches: Object.fromEntries(present.map((r) => [r.arch, { profile: r.profile, ...r.sizes }])),
       },
       null,
       2,
