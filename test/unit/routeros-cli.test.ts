@@ -89,7 +89,7 @@ test("routeros deploy, deploy again, status; password from the environment", asy
     assert.equal(second.out, "no changes: the router already matches the config; container tailscale: running\n");
     const st = await run(["routeros", "status", "-c", config, "--router", tb.running.origin, "--ca-file", ca], env);
     assert.equal(st.code, 0, st.err);
-    assert.match(st.out, /image: +mikrotik-tailscale:v1\.98\.5-mt\.1 -> version v1\.98\.5-mt\.1/);
+    assert.match(st.out, /image: +mikrotik-tailscale:v1\.98\.5-mt\.1-arm64 -> version v1\.98\.5-mt\.1/);
     assert.match(st.out, /node: +up/);
   } finally {
     await tb.close();

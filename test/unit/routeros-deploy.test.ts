@@ -68,7 +68,7 @@ describe("deploy", () => {
 
       const [c] = await get(tb, "container");
       assert.equal(c!.status, "running");
-      assert.equal(c!.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+      assert.equal(c!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
       assert.equal(c!.envlists, "tailscale");
       assert.equal(c!.mountlists, "tailscale-state");
       assert.equal(c!.tmpfs, "16M@/tmp");
@@ -164,7 +164,7 @@ describe("deploy", () => {
       for (let i = 0; i < 50 && (await tb.client.get<RosRecord>(`container/${broken[".id"]}`)).status !== "error"; i++) await new Promise((r) => setTimeout(r, 10));
       const r = await deploy(opts(tb, yaml("7.21.2")));
       assert.equal(r.status, "running");
-      assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+      assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
     });
   });
 
@@ -204,7 +204,7 @@ describe("upgrade", () => {
       assert.equal(cs.length, 1, "the previous container is gone");
       assert.equal(cs[0]!.name, "tailscale");
       assert.equal(cs[0]!.status, "running");
-      assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.6-mt.1");
+      assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.6-mt.1-arm64");
       assert.equal(cs[0]!["root-dir"], "tailscale/root-b");
       assert.equal(cs[0]!["start-on-boot"], "true");
       assert.deepEqual(await get(tb, "container/mounts"), mountsBefore, "the state mount is untouched");
@@ -239,7 +239,7 @@ describe("upgrade", () => {
       const cs = await get(tb, "container");
       assert.equal(cs.length, 1);
       assert.equal(cs[0]!.name, "tailscale");
-      assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+      assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
       assert.equal(cs[0]!.status, "running");
       assert.equal(cs[0]!["start-on-boot"], "true");
       assert.equal(cs[0]!["root-dir"], "tailscale/root");
@@ -263,7 +263,7 @@ describe("upgrade", () => {
       const r = await upgrade(opts(tb, yaml("7.21.2"), {}, next));
       assert.ok(r.changes.some((ch) => /renamed back to tailscale/.test(ch.detail ?? "")));
       const cs = await get(tb, "container");
-      assert.deepEqual(cs.map((x) => [x.name, x.status, x.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.6-mt.1"]]);
+      assert.deepEqual(cs.map((x) => [x.name, x.status, x.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.6-mt.1-arm64"]]);
     });
   });
 

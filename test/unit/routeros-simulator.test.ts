@@ -6,6 +6,10 @@ import { startSimulator, type RunningSimulator } from "../../src/routeros/simula
 import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
 import { parseDockerArchive } from "../../src/routeros/image.js";
 import { readTar, writeTar } from "../../src/routeros/tar.js";
+import { dockerArchive } from "../../src/image/docker-archive.js";
+import { blob } from "../../src/image/config.js";
+import { digestOf } from "../../src/image/digest.js";
+import { versionFromText } from "../../src/routeros/image.js";
 
 /*
  * The simulator's own behaviour, at the HTTP level: what the REST client and
@@ -120,7 +124,7 @@ test("/tool/fetch really downloads, and a container goes extracting -> stopped -
       const c = (await call(s, "PUT", "container", { name: "ts", file: "disk1/img.tar", interface: "v", "root-dir": "disk1/ts", logging: "yes" })).json;
       assert.equal(c.status, "extracting");
       const stopped = await until(s, c[".id"], "stopped");
-      assert.equal(stopped.tag, "mikrotik-tailscale:v1.98.5-mt.1");
+      assert.equal(stopped.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
       assert.equal(stopped.arch, "arm64/v8");
       assert.equal(stopped.logging, "true");
       assert.deepEqual((await call(s, "POST", "container/start", { ".id": c[".id"] })).json, []);
@@ -147,4 +151,20 @@ test("tar round trip and docker-archive parsing", () => {
   assert.equal(info.variant, "v7");
   assert.equal(info.version, "v1.98.5-mt.3");
   assert.throws(() => parseDockerArchive(writeTar([{ name: "index.json", data: "{}" }, { name: "oci-layout", data: "{}" }]), "oci.tar"), /OCI layout/);
+});
+
+test("reads the docker-archive the image build writes (src/image)", () => {
+  const layer = writeTar([{ name: "etc", dir: true }]);
+  const config = blob(
+    "application/vnd.oci.image.config.v1+json",
+    Buffer.from(JSON.stringify({ architecture: "arm", variant: "v5", os: "linux", created: "2026-01-01T00:00:00Z", config: { Labels: { "org.opencontainers.image.version": "v1.102.5-mt.2" } }, rootfs: { type: "layers", diff_ids: [digestOf(layer)] } })),
+  );
+  const tar = dockerArchive({ repoTag: "mikrotik-tailscale:v1.102.5-mt.2-armv5", config, layer, diffId: digestOf(layer), mtime: 0 });
+  const info = parseDockerArchive(Buffer.from(tar), "mikrotik-tailscale-1.102.5-armv5.tar");
+  assert.equal(info.architecture, "arm");
+  assert.equal(info.variant, "v5");
+  assert.equal(info.version, "v1.102.5-mt.2");
+  assert.deepEqual(info.repoTags, ["mikrotik-tailscale:v1.102.5-mt.2-armv5"]);
+  assert.equal(versionFromText(info.repoTags[0]), "v1.102.5-mt.2");
+  assert.equal(versionFromText("mikrotik-tailscale-1.102.5-armv5.tar"), "v1.102.5");
 });

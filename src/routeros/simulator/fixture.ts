@@ -46,7 +46,8 @@ export function makeFixtureImage(f: FixtureImage): Buffer {
   const configJson = Buffer.from(JSON.stringify(config));
   const configName = `${createHash("sha256").update(configJson).digest("hex")}.json`;
   const layerName = `${diffId.slice(7)}/layer.tar`;
-  const repoTag = `mikrotik-tailscale:${version}`;
+  // The build tags images name:<image version>-<arch>.
+  const repoTag = `mikrotik-tailscale:${version}-${f.arch}`;
   const manifest = [{ Config: configName, RepoTags: [repoTag], Layers: [layerName] }];
   return writeTar([
     { name: configName, data: configJson },
