@@ -149,16 +149,10 @@ async function writeImageFiles(outDir: string, records: BuildRecord[], progress:
       records,
       rootfsDir: (a: ArchName) => rootfsDir(outDir, a),
       sourceDateEpoch: await image.defaultSourceDateEpoch(projectRoot),
-      revision: await gitRevision(),
+      revision: await image.gitRevision(projectRoot),
       imageVersion: version,
       progress,
     }),
   );
   return result.files;
-}
-
-async function gitRevision(): Promise<string> {
-  const { tryRun } = await import("../util/exec.js");
-  const r = await tryRun("git", ["rev-parse", "HEAD"], { cwd: projectRoot });
-  return r?.stdout.trim() || "unknown";
 }

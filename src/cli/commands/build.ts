@@ -1,3 +1,4 @@
+import { relative } from "node:path";
 import { parseArchList } from "../../arch.js";
 import { buildAll } from "../../build/index.js";
 import { PROFILES, type Profile } from "../../build/record.js";
@@ -37,7 +38,7 @@ export const buildCommand: Command = {
     const t0 = Date.now();
     const result = await buildAll({ arches, profile: profile as Profile, outDir: out, progress, images: !boolOpt(args, "no-images") });
     process.stdout.write(`\n${result.table}\n`);
-    for (const f of result.imageFiles) process.stdout.write(`wrote ${f}\n`);
+    for (const f of result.imageFiles) process.stdout.write(`wrote ${relative(process.cwd(), f) || f}\n`);
     process.stdout.write(`\nbuilt ${arches.map((a) => a.name).join(", ")} (${profile}) in ${((Date.now() - t0) / 1000).toFixed(0)}s; sizes in ${out}/sizes.json\n`);
   },
 };
