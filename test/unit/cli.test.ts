@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const BIN = new URL("../../bin/mikrotik-tailscale.js", import.meta.url).pathname;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+function cli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -37,4 +37,17 @@ test("usage errors exit 2 with one line naming the problem, and write nothing", 
     assert.match(r.err, /^mikrotik-tailscale: error: /);
   }
   assert.equal(existsSync(out), false, "no output folder after a usage error");
+});
+
+test("a missing build tool fails before any work: exit 1, one line naming it and the fix, nothing written", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "mt-notools-"));
+  // A PATH holding node and nothing else: no go, no gcc, no upx.
+  const emptyPath = mkdtempSync(join(tmpdir(), "mt-path-"));
+  symlinkSync(process.execPath, join(emptyPath, "node"));
+  const out = join(tmp, "dist");
+  const r = cli(["build", "--arch", "armv5", "--out", out], { ...process.env, PATH: emptyPath });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /^mikrotik-tailscale: error: go: .*\(install with: mikrotik-tailscale doctor --fix\)$/m);
+  assert.equal(r.err.trim().split("\n").length, 1);
+  assert.equal(existsSync(out), false);
 });
