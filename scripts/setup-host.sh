@@ -85,6 +85,7 @@ pkgs=(
   skopeo umoci runc
   iproute2 iperf3 procps
   busybox-static
+  docker-registry apache2-utils
 )
 missing=()
 for p in "${pkgs[@]}"; do
