@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Architecture } from "../arch.js";
 import { InvalidInputError } from "../errors.js";
-import { readTar } from "./tar.js";
+import { readTar } from "../image/tar.js";
 
 /** What a docker-archive .tar says about itself. */
 export interface ImageInfo {
@@ -29,7 +29,7 @@ export function parseDockerArchive(buf: Buffer, fileName = "image.tar"): ImageIn
   } catch (e) {
     throw new InvalidInputError(`${fileName}: not a tar archive (${(e as Error).message})`);
   }
-  const byName = new Map(entries.map((e) => [e.name.replace(/^\.\//, ""), e]));
+  const byName = new Map(entries.map((e) => [e.path.replace(/^\.\//, ""), e]));
   const manifestEntry = byName.get("manifest.json");
   if (!manifestEntry) {
     const oci = byName.has("index.json") || byName.has("oci-layout");
@@ -39,7 +39,7 @@ export function parseDockerArchive(buf: Buffer, fileName = "image.tar"): ImageIn
   }
   let manifest: { Config?: string; RepoTags?: string[] | null; Layers?: string[] }[];
   try {
-    manifest = JSON.parse(manifestEntry.data.toString("utf8"));
+    manifest = JSON.parse(Buffer.from(manifestEntry.data).toString("utf8"));
   } catch {
     throw new InvalidInputError(`${fileName}: manifest.json is not valid JSON`);
   }
@@ -50,7 +50,7 @@ export function parseDockerArchive(buf: Buffer, fileName = "image.tar"): ImageIn
   if (!configEntry) throw new InvalidInputError(`${fileName}: config blob ${manifest[0].Config} is missing`);
   let config: { os?: string; architecture?: string; variant?: string; config?: { Labels?: Record<string, string> | null } };
   try {
-    config = JSON.parse(configEntry.data.toString("utf8"));
+    config = JSON.parse(Buffer.from(configEntry.data).toString("utf8"));
   } catch {
     throw new InvalidInputError(`${fileName}: image config is not valid JSON`);
   }

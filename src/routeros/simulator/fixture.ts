@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { architecture, type ArchName } from "../../arch.js";
 import { VERSION_LABEL } from "../image.js";
-import { writeTar } from "../tar.js";
+import { writeTar, type TarEntry } from "../../image/tar.js";
 
 /*
  * Tiny docker-archive images for the simulator and the tests: the layout our
@@ -26,10 +26,7 @@ export function fixtureFileName(f: FixtureImage): string {
 export function makeFixtureImage(f: FixtureImage): Buffer {
   const a = architecture(f.arch);
   const version = `v${f.tailscaleVersion}-mt.${f.release ?? 1}`;
-  const layer = writeTar([
-    { name: "etc", dir: true },
-    { name: "etc/mikrotik-tailscale-release", data: `${version}\n` },
-  ]);
+  const layer = writeTar([dir("etc"), file("etc/mikrotik-tailscale-release", `${version}\n`)]);
   const diffId = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
   const platform = f.platform ?? a.platform;
   const config = {
@@ -49,11 +46,21 @@ export function makeFixtureImage(f: FixtureImage): Buffer {
   // The build tags images name:<image version>-<arch>.
   const repoTag = `mikrotik-tailscale:${version}-${f.arch}`;
   const manifest = [{ Config: configName, RepoTags: [repoTag], Layers: [layerName] }];
-  return writeTar([
-    { name: configName, data: configJson },
-    { name: diffId.slice(7), dir: true },
-    { name: layerName, data: layer },
-    { name: "manifest.json", data: JSON.stringify(manifest) },
-    { name: "repositories", data: JSON.stringify({ "mikrotik-tailscale": { [version]: diffId.slice(7) } }) },
-  ]);
+  return Buffer.from(
+    writeTar([
+      file(configName, configJson),
+      dir(diffId.slice(7)),
+      file(layerName, layer),
+      file("manifest.json", JSON.stringify(manifest)),
+      file("repositories", JSON.stringify({ "mikrotik-tailscale": { [version]: diffId.slice(7) } })),
+    ]),
+  );
+}
+
+function dir(path: string): TarEntry {
+  return { path, type: "dir", mode: 0o755, mtime: 0 };
+}
+
+function file(path: string, data: string | Uint8Array): TarEntry {
+  return { path, type: "file", mode: 0o644, mtime: 0, data: typeof data === "string" ? Buffer.from(data) : data };
 }
