@@ -523,6 +523,20 @@ describe("entrypoint environment handling", () => {
     assert.ok(!existsSync(join(r.dir, "run/tailscaled.sock")));
   });
 
+  test("TS_ACCEPT_DNS without a resolv.conf warns that MagicDNS will not answer", async () => {
+    const r = await runEntrypoint({ env: { TS_ACCEPT_DNS: "true" }, until: afterUp });
+    assert.match(r.output, /warning: TS_ACCEPT_DNS is on but \/etc\/resolv.conf is missing or empty/);
+    const ok = await runEntrypoint({
+      env: { TS_ACCEPT_DNS: "true" },
+      setup: (dir) => {
+        mkdirSync(join(dir, "root/etc"), { recursive: true });
+        writeFileSync(join(dir, "root/etc/resolv.conf"), "nameserver 192.168.88.1\n");
+      },
+      until: afterUp,
+    });
+    assert.doesNotMatch(ok.output, /resolv.conf is missing/);
+  });
+
   test("forwarding that cannot be enabled is a warning, not a stop", async () => {
     const r = await runEntrypoint({ env: { FAKE_SYSCTL_EXIT: "1" }, until: ({ dir }) => hasCall(dir, "set") });
     assert.match(r.output, /warning: could not enable IPv4 forwarding/);

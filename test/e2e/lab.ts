@@ -1,0 +1,222 @@
+/**
+ * The end-to-end lab shared by the e2e tests: a control server (headscale),
+ * our image as a "router" with a LAN and an "internet" behind it, and our
+ * image again as a "laptop" elsewhere. Everything lives in network
+ * namespaces this lab creates, with addresses 10.213.0.0/16 inside them, and
+ * for the "internet" 203.0.113.0/24 (TEST-NET-3, RFC 5737: documentation
+ * only, never routed anywhere). The namespaces have no link to the host's
+ * own network, so no packet of the lab can leave them.
+ *
+ *        laptop (10.213.2.2) ──┐
+ *                              core: headscale at 10.213.1.1:8080; forwards
+ *        router (10.213.1.2) ──┘     between 10.213.1.0/24 and 10.213.2.0/24 only
+ *           ├── lan 10.213.5.2        HTTP service :8080 (subnet route 10.213.5.0/24)
+ *           └── isp 10.213.8.2 ── inet 203.0.113.10   HTTP service :8080 (exit node only)
+ *
+ * The laptop has no route to the LAN or to "inet": only the tailnet gets it
+ * there. Both services answer with the address they saw, so a test can tell
+ * the packet came through Tailscale. "inet" has a non-private address one
+ * hop away from the router on purpose: an exit node hands out neither the
+ * networks its own interfaces are on nor any RFC 1918 range (those need a
+ * subnet route), only what lies beyond.
+ * The LAN's default route and the return route for 100.64.0.0/10 point at
+ * the router, as RouterOS does with `/ip/route add dst-address=100.64.0.0/10
+ * gateway=<container>` (tailscaled runs with netfilter off: no SNAT).
+ *
+ * The router container's root file system is read-only except its state
+ * directory, /var/run/tailscale (tmpfs), /dev, and /etc: a writable copy with
+ * a resolv.conf, as RouterOS provides, which TS_ACCEPT_DNS=true lets
+ * tailscaled take over for MagicDNS. The laptop's /etc stays read-only.
+ */
+import { join } from "node:path";
+import { Container, imageFile, unpackImage, type UnpackedImage } from "../support/container.js";
+import { ensureHeadscale, Headscale } from "../support/headscale.js";
+import { Lab, mustRun, StopWaiting, waitFor } from "../support/netns.js";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+
+export const NET = {
+  control: "10.213.1.1",
+  routerWan: "10.213.1.2",
+  laptopWan: "10.213.2.2",
+  lanNet: "10.213.5.0/24",
+  lanHost: "10.213.5.2",
+  inetNet: "203.0.113.0/24",
+  inetHost: "203.0.113.10",
+  port: 8080,
+};
+
+export interface TsStatus {
+  BackendState: string;
+  Self?: { PublicKey: string; TailscaleIPs?: string[]; HostName: string; DNSName: string };
+  Peer?: Record<string, { HostName: string; DNSName: string; TailscaleIPs?: string[]; PrimaryRoutes?: string[]; ExitNodeOption?: boolean; Online?: boolean }>;
+}
+
+export async function status(c: Container, timeoutMs = 30_000): Promise<TsStatus> {
+  const r = await c.exec(["tailscale", "status", "--json"], timeoutMs);
+  if (r.code !== 0 && !r.stdout.trim().startsWith("{")) throw new Error(`tailscale status failed in ${c.id}: ${(r.stderr || r.stdout).trim()}`);
+  return JSON.parse(r.stdout) as TsStatus;
+}
+
+/** Waits until the node is logged in and has its tailnet address; returns its status. */
+export async function waitRunning(c: Container, timeoutMs: number): Promise<TsStatus> {
+  return waitFor(`${c.id} did not reach BackendState Running`, timeoutMs, async () => {
+    if (!c.running) throw new StopWaiting(`container ended: ${c.output().slice(-3000)}`);
+    const s = await status(c);
+    return s.BackendState === "Running" && s.Self?.TailscaleIPs?.length ? s : undefined;
+  }, 1000);
+}
+
+export const ipv4 = (s: TsStatus): string => {
+  const ip = s.Self?.TailscaleIPs?.find((a) => a.includes("."));
+  if (!ip) throw new Error("node has no IPv4 tailnet address");
+  return ip;
+};
+
+/** Every regular file under `dir` with its sha256 (relative path -> hash). */
+export function snapshot(dir: string, base = dir, out = new Map<string, string>()): Map<string, string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) snapshot(p, base, out);
+    else if (st?.isFile()) out.set(p.slice(base.length + 1), createHash("sha256").update(readFileSync(p)).digest("hex"));
+  }
+  return out;
+}
+
+/** What changed between two snapshots: added, removed and modified paths, sorted. */
+export function changes(a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of b) if (!a.has(k)) out.push(`+${k}`);
+  else if (a.get(k) !== v) out.push(`~${k}`);
+  for (const k of a.keys()) if (!b.has(k)) out.push(`-${k}`);
+  return out.sort();
+}
+
+/** A tiny HTTP service inside a namespace that answers `<name> saw <client address>`. */
+function service(lab: Lab, role: string, name: string, host: string): void {
+  const js = `require("http").createServer((q,s)=>s.end(${JSON.stringify(name)}+" saw "+q.socket.remoteAddress+"\\n")).listen(${NET.port},${JSON.stringify(host)})`;
+  lab.spawn(`${name}`, role, [process.execPath, "-e", js]);
+}
+
+export interface LabOptions {
+  /** Architecture of the router's image (the laptop is always amd64). */
+  routerArch: string;
+  log: (s: string) => void;
+  /** Extra environment for the router. */
+  routerEnv?: Record<string, string>;
+}
+
+export class RouterLab {
+  readonly lab = new Lab("mte");
+  hs!: Headscale;
+  router!: Container;
+  laptop!: Container;
+  routerKey = "";
+  laptopKey = "";
+  images = new Map<string, UnpackedImage>();
+  routerEtc = "";
+  etcBefore = new Map<string, string>();
+
+  constructor(private readonly opts: LabOptions) {}
+
+  private async image(arch: string): Promise<UnpackedImage> {
+    let img = this.images.get(arch);
+    if (!img) {
+      const file = imageFile(arch);
+      img = await unpackImage(file, join(this.lab.dir, `image-${arch}`));
+      this.opts.log(`${arch}: unpacked ${file} (${img.architecture}), entrypoint ${JSON.stringify(img.entrypoint)}`);
+      this.images.set(arch, img);
+    }
+    return img;
+  }
+
+  /** Builds the network, starts headscale and the two services; containers are created but not started. */
+  async setup(): Promise<void> {
+    if (process.getuid?.() !== 0) throw new Error("the end-to-end tests need root (network namespaces, runc)");
+    const { lab, opts } = this;
+    const bin = await ensureHeadscale(opts.log);
+    const routerImage = await this.image(opts.routerArch);
+    const laptopImage = await this.image("amd64");
+
+    await lab.addNamespace("core", { forwarding: true });
+    await lab.addNamespace("isp", { forwarding: true });
+    for (const r of ["router", "laptop", "lan", "inet"]) await lab.addNamespace(r);
+    await lab.link("r", `core=${NET.control}/24`, `router=${NET.routerWan}/24`);
+    await lab.link("l", "core=10.213.2.1/24", `laptop=${NET.laptopWan}/24`);
+    await lab.link("n", "router=10.213.5.1/24", `lan=${NET.lanHost}/24`);
+    await lab.link("i", "router=10.213.8.1/24", "isp=10.213.8.2/24");
+    await lab.link("w", "isp=203.0.113.1/24", `inet=${NET.inetHost}/24`);
+    await lab.exec("router", ["ip", "route", "add", "default", "via", NET.control]);
+    await lab.exec("router", ["ip", "route", "add", NET.inetNet, "via", "10.213.8.2"]);
+    await lab.exec("laptop", ["ip", "route", "add", "default", "via", "10.213.2.1"]);
+    await lab.exec("lan", ["ip", "route", "add", "default", "via", "10.213.5.1"]);
+    await lab.exec("isp", ["ip", "route", "add", "100.64.0.0/10", "via", "10.213.8.1"]);
+    await lab.exec("inet", ["ip", "route", "add", "default", "via", "203.0.113.1"]);
+    service(lab, "lan", "lan-service", NET.lanHost);
+    service(lab, "inet", "internet-service", NET.inetHost);
+
+    this.hs = new Headscale(lab, bin, { role: "core", ip: NET.control });
+    await this.hs.start();
+    const user = await this.hs.createUser("lab");
+    // Single-use keys: a second login with the router's key would fail, so a
+    // router that comes back after a restart did not log in again.
+    this.routerKey = await this.hs.preAuthKey(user);
+    this.laptopKey = await this.hs.preAuthKey(user);
+    const secrets = join(lab.dir, "laptop-authkey");
+    writeFileSync(secrets, `${this.laptopKey}\n`, { mode: 0o600 });
+
+    // The router's writable /etc (see the top of this file).
+    this.routerEtc = join(lab.dir, "router-etc");
+    await mustRun("cp", ["-a", join(routerImage.rootfs, "etc"), this.routerEtc]);
+    writeFileSync(join(this.routerEtc, "resolv.conf"), `nameserver ${NET.control}\n`);
+    this.etcBefore = snapshot(this.routerEtc);
+
+    this.router = new Container(lab, {
+      id: "router",
+      image: routerImage,
+      role: "router",
+      hostname: "router",
+      stateDir: join(lab.dir, "state-router"),
+      env: {
+        TS_AUTHKEY: this.routerKey,
+        TS_LOGIN_SERVER: this.hs.url,
+        TS_ROUTES: NET.lanNet,
+        TS_ADVERTISE_EXIT_NODE: "true",
+        TS_HOSTNAME: "router",
+        TS_AUTH_ONCE: "true",
+        TS_ACCEPT_DNS: "true",
+        ...opts.routerEnv,
+      },
+      extraMounts: [{ destination: "/etc", type: "bind", source: this.routerEtc, options: ["rbind", "rw"] }],
+    });
+    this.laptop = new Container(lab, {
+      id: "laptop",
+      image: laptopImage,
+      role: "laptop",
+      hostname: "laptop",
+      stateDir: join(lab.dir, "state-laptop"),
+      env: {
+        TS_AUTHKEY: "file:/run/secrets/authkey",
+        TS_LOGIN_SERVER: this.hs.url,
+        TS_HOSTNAME: "laptop",
+        TS_ACCEPT_ROUTES: "true",
+      },
+      extraMounts: [{ destination: "/run/secrets/authkey", type: "bind", source: secrets, options: ["bind", "ro"] }],
+    });
+  }
+
+  /** Everything the lab's programs printed, for a failure message. */
+  logs(): string {
+    const tail = (s: string) => s.split("\n").slice(-60).join("\n");
+    return [
+      `--- router ---\n${tail(this.router?.allOutput() ?? "")}`,
+      `--- laptop ---\n${tail(this.laptop?.allOutput() ?? "")}`,
+      `--- headscale ---\n${tail(this.hs?.output() ?? "")}`,
+    ].join("\n");
+  }
+
+  async cleanup(): Promise<void> {
+    await this.lab.cleanup();
+  }
+}
