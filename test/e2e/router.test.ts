@@ -127,6 +127,16 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     assert.match(r.stdout, new RegExp(`${routerIp.replace(/\./g, "\\.")}\\s+router`), fail("tailscale status does not list the router itself", r.stdout));
   });
 
+  test("tailscaled runs with netfilter off (RouterOS has no nf_tables)", async () => {
+    ready();
+    const r = await L.router.exec(["tailscale", "debug", "prefs"]);
+    assert.equal(r.code, 0, fail("tailscale debug prefs failed", r.stderr));
+    const prefs = JSON.parse(r.stdout) as { NetfilterMode?: number };
+    assert.equal(prefs.NetfilterMode, 0, fail(`NetfilterMode is ${prefs.NetfilterMode}, expected 0 (off)`, r.stdout));
+    const rules = await L.lab.tryExec("router", ["iptables-save"]);
+    assert.doesNotMatch(rules.stdout, /ts-/, fail("tailscale chains exist in the router's namespace", rules.stdout));
+  });
+
   test("the auth key is in no log, no command line and not in tailscaled's environment; no verbose lines by default", async () => {
     ready();
     for (const [who, c, key] of [
