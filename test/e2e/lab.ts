@@ -105,6 +105,8 @@ export interface LabOptions {
   log: (s: string) => void;
   /** Extra environment for the router. */
   routerEnv?: Record<string, string>;
+  /** Also create "desk": our image with no login settings, for a login typed in its shell. */
+  withDesk?: boolean;
 }
 
 export class RouterLab {
@@ -112,6 +114,8 @@ export class RouterLab {
   hs!: Headscale;
   router!: Container;
   laptop!: Container;
+  desk?: Container;
+  deskKey = "";
   routerKey = "";
   laptopKey = "";
   images = new Map<string, UnpackedImage>();
@@ -142,6 +146,11 @@ export class RouterLab {
     await lab.addNamespace("core", { forwarding: true });
     await lab.addNamespace("isp", { forwarding: true });
     for (const r of ["router", "laptop", "lan", "inet"]) await lab.addNamespace(r);
+    if (opts.withDesk) {
+      await lab.addNamespace("desk");
+      await lab.link("d", "core=10.213.3.1/24", "desk=10.213.3.2/24");
+      await lab.exec("desk", ["ip", "route", "add", "default", "via", "10.213.3.1"]);
+    }
     await lab.link("r", `core=${NET.control}/24`, `router=${NET.routerWan}/24`);
     await lab.link("l", "core=10.213.2.1/24", `laptop=${NET.laptopWan}/24`);
     await lab.link("n", "router=10.213.5.1/24", `lan=${NET.lanHost}/24`);
@@ -163,6 +172,7 @@ export class RouterLab {
     // router that comes back after a restart did not log in again.
     this.routerKey = await this.hs.preAuthKey(user);
     this.laptopKey = await this.hs.preAuthKey(user);
+    if (opts.withDesk) this.deskKey = await this.hs.preAuthKey(user);
     const secrets = join(lab.dir, "laptop-authkey");
     writeFileSync(secrets, `${this.laptopKey}\n`, { mode: 0o600 });
 
@@ -206,12 +216,27 @@ export class RouterLab {
     });
   }
 
+  /** Creates the "desk" container: only TS_HOSTNAME, nothing that logs in. */
+  createDesk(): Container {
+    if (!this.opts.withDesk) throw new Error("the lab was made without a desk");
+    this.desk = new Container(this.lab, {
+      id: "desk",
+      image: this.images.get("amd64")!,
+      role: "desk",
+      hostname: "desk",
+      stateDir: join(this.lab.dir, "state-desk"),
+      env: {},
+    });
+    return this.desk;
+  }
+
   /** Everything the lab's programs printed, for a failure message. */
   logs(): string {
     const tail = (s: string) => s.split("\n").slice(-60).join("\n");
     return [
       `--- router ---\n${tail(this.router?.allOutput() ?? "")}`,
       `--- laptop ---\n${tail(this.laptop?.allOutput() ?? "")}`,
+      ...(this.desk ? [`--- desk ---\n${tail(this.desk.allOutput())}`] : []),
       `--- headscale ---\n${tail(this.hs?.output() ?? "")}`,
     ].join("\n");
   }

@@ -8,12 +8,12 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { NET, RouterLab, changes, ipv4, snapshot, status, waitRunning, type TsStatus } from "./lab.js";
 import { join } from "node:path";
-import { waitFor } from "../support/netns.js";
+import { StopWaiting, waitFor } from "../support/netns.js";
 
 const log = (s: string) => process.stderr.write(`# ${s}\n`);
 
 describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 }, () => {
-  const L = new RouterLab({ routerArch: "amd64", log });
+  const L = new RouterLab({ routerArch: "amd64", log, withDesk: true });
   let routerSt: TsStatus;
   let laptopSt: TsStatus;
   let routerIp = "";
@@ -169,6 +169,23 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     // there fails, and tailscaled or the entrypoint would say so.
     assert.doesNotMatch(L.router.allOutput(), /read-only file system/i, fail("something tried to write to the read-only root file system"));
     assert.doesNotMatch(L.laptop.allOutput(), /read-only file system/i, fail("something in the laptop tried to write to the read-only root file system"));
+  });
+
+  test("without login settings, `tailscale up` typed in the container shell logs in", async () => {
+    ready();
+    const desk = L.createDesk();
+    desk.start();
+    await waitFor("the desk's entrypoint never reported the node as not logged in", 60_000, async () => {
+      if (!desk.running) throw new StopWaiting(`desk ended: ${desk.output().slice(-2000)}`);
+      return /not logged in: run 'tailscale up'/.test(desk.output()) ? true : undefined;
+    }).catch((e: Error) => assert.fail(fail(e.message)));
+    assert.doesNotMatch(desk.output(), /running: tailscale up/, fail("the entrypoint ran tailscale up without any login setting"));
+    const up = await desk.exec(["tailscale", "up", "--netfilter-mode=off", `--login-server=${L.hs.url}`, `--auth-key=${L.deskKey}`], 60_000);
+    assert.equal(up.code, 0, fail("tailscale up typed in the desk's shell failed", up.stderr + up.stdout));
+    const st = await waitRunning(desk, 60_000).catch((e: Error) => assert.fail(fail(e.message)));
+    const ok = await waitFor("ping", 30_000, async () => ((await desk.exec(["ping", "-c", "1", "-W", "2", routerIp], 10_000)).code === 0 ? true : undefined)).catch(() => false);
+    assert.ok(ok, fail(`the desk (${ipv4(st)}) cannot ping the router after its manual login`));
+    await desk.stop();
   });
 
   test("6. restarting the router keeps its node key and tailnet address, without a new login", async () => {
