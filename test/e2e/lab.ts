@@ -29,7 +29,7 @@
  * tailscaled take over for MagicDNS. The laptop's /etc stays read-only.
  */
 import { join } from "node:path";
-import { Container, imageFile, unpackImage, type UnpackedImage } from "../support/container.js";
+import { Container, imageFile, unpackImage, type ContainerOptions, type UnpackedImage } from "../support/container.js";
 import { ensureHeadscale, Headscale } from "../support/headscale.js";
 import { Lab, mustRun, StopWaiting, waitFor } from "../support/netns.js";
 import { createHash } from "node:crypto";
@@ -216,18 +216,20 @@ export class RouterLab {
     });
   }
 
-  /** Creates the "desk" container: only TS_HOSTNAME, nothing that logs in. */
-  createDesk(): Container {
+  /** A container of the amd64 image in the "desk" namespace; by default with no login settings. */
+  deskContainer(id = "desk", extra: Partial<ContainerOptions> = {}): Container {
     if (!this.opts.withDesk) throw new Error("the lab was made without a desk");
-    this.desk = new Container(this.lab, {
-      id: "desk",
+    const c = new Container(this.lab, {
+      id,
       image: this.images.get("amd64")!,
       role: "desk",
-      hostname: "desk",
-      stateDir: join(this.lab.dir, "state-desk"),
+      hostname: id,
+      stateDir: join(this.lab.dir, `state-${id}`),
       env: {},
+      ...extra,
     });
-    return this.desk;
+    if (id === "desk") this.desk = c;
+    return c;
   }
 
   /** Everything the lab's programs printed, for a failure message. */

@@ -8,6 +8,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { NET, RouterLab, changes, ipv4, snapshot, status, waitRunning, type TsStatus } from "./lab.js";
 import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { StopWaiting, waitFor } from "../support/netns.js";
 
 const log = (s: string) => process.stderr.write(`# ${s}\n`);
@@ -173,7 +174,7 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
 
   test("without login settings, `tailscale up` typed in the container shell logs in", async () => {
     ready();
-    const desk = L.createDesk();
+    const desk = L.deskContainer();
     desk.start();
     await waitFor("the desk's entrypoint never reported the node as not logged in", 60_000, async () => {
       if (!desk.running) throw new StopWaiting(`desk ended: ${desk.output().slice(-2000)}`);
@@ -186,6 +187,37 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     const ok = await waitFor("ping", 30_000, async () => ((await desk.exec(["ping", "-c", "1", "-W", "2", routerIp], 10_000)).code === 0 ? true : undefined)).catch(() => false);
     assert.ok(ok, fail(`the desk (${ipv4(st)}) cannot ping the router after its manual login`));
     await desk.stop();
+  });
+
+  test("the real image stops with a clear message on a bad TS_ROUTES or a missing TUN, and survives read-only state", async () => {
+    ready();
+    const badRoutes = L.deskContainer("badroutes", { env: { TS_ROUTES: "192.168.88.1/24", TS_AUTHKEY: L.deskKey } });
+    badRoutes.start();
+    const code1 = await Promise.race([badRoutes.exited, new Promise((r) => setTimeout(() => r("still running"), 20_000))]);
+    assert.equal(code1, 2, fail(`a container with TS_ROUTES=192.168.88.1/24 ended with ${code1}, expected exit 2`, badRoutes.output()));
+    assert.match(badRoutes.output(), /entrypoint: error: TS_ROUTES: '192\.168\.88\.1\/24' is not a valid IPv4 prefix/, fail("no clear message for a bad TS_ROUTES", badRoutes.output()));
+    assert.doesNotMatch(badRoutes.output(), /tailscaled|starting/, fail("something started despite the bad setting", badRoutes.output()));
+    assert.ok(!badRoutes.output().includes(L.deskKey), fail("the key was printed"));
+
+    const noTun = L.deskContainer("notun", { dropCaps: ["CAP_MKNOD"] });
+    noTun.start();
+    const code2 = await Promise.race([noTun.exited, new Promise((r) => setTimeout(() => r("still running"), 20_000))]);
+    assert.equal(code2, 1, fail(`a container that cannot create /dev/net/tun ended with ${code2}, expected exit 1`, noTun.output()));
+    assert.match(noTun.output(), /entrypoint: error: \/dev\/net\/tun is missing and cannot be created/, fail("no clear message for a missing TUN device", noTun.output()));
+
+    // A state file from an earlier run on storage that became read-only.
+    mkdirSync(join(L.lab.dir, "state-rostate"), { recursive: true });
+    writeFileSync(join(L.lab.dir, "state-rostate", "tailscaled.state"), "{}");
+    const roState = L.deskContainer("rostate", { stateReadOnly: true });
+    roState.start();
+    await waitFor("a container with read-only state did not come up with in-memory state", 60_000, async () => {
+      if (!roState.running) throw new StopWaiting(`it ended: ${roState.output().slice(-2000)}`);
+      return /not logged in: run 'tailscale up'/.test(roState.output()) ? true : undefined;
+    }).catch((e: Error) => assert.fail(fail(e.message, roState.output())));
+    assert.match(roState.output(), /warning: state directory \/var\/lib\/tailscale is not writable: running with in-memory state/, fail("no warning about the read-only state directory", roState.output()));
+    assert.match(roState.output(), /starting tailscaled \(state: memory/, fail("tailscaled did not get in-memory state", roState.output()));
+    const stop = await roState.stop();
+    assert.equal(stop.code, 0, fail(`the in-memory container ended with ${stop.code}`));
   });
 
   test("6. restarting the router keeps its node key and tailnet address, without a new login", async () => {

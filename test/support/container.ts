@@ -75,8 +75,10 @@ export interface ContainerOptions {
   env: Record<string, string>;
   /** Host directory bind-mounted at /var/lib/tailscale (persistent state). */
   stateDir: string;
+  /** Mount the state directory read-only (to see the entrypoint fall back to in-memory state). */
+  stateReadOnly?: boolean;
   extraMounts?: Mount[];
-  /** Capabilities beyond the container defaults; NET_ADMIN, NET_RAW and MKNOD are always given unless removed. */
+  /** Capabilities to leave out of the usual set (which includes NET_ADMIN, NET_RAW and MKNOD). */
   dropCaps?: string[];
 }
 
@@ -146,7 +148,7 @@ export class Container {
         { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
         { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
         { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-        { destination: "/var/lib/tailscale", type: "bind", source: o.stateDir, options: ["rbind", "rw"] },
+        { destination: "/var/lib/tailscale", type: "bind", source: o.stateDir, options: ["rbind", o.stateReadOnly ? "ro" : "rw"] },
         { destination: "/var/run/tailscale", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=1024k"] },
         ...(o.extraMounts ?? []),
       ],

@@ -93,6 +93,8 @@ interface RunOpts {
   state?: string;
   /** Do not create a TUN stand-in: /dev/net/tun is "missing". */
   noTun?: boolean;
+  /** What the TUN stand-in points to (default /dev/null, which always opens). */
+  tunTarget?: string;
   /** Resolves true when the run has done what the test waits for; then it gets SIGTERM. */
   until?: (r: { output: string; dir: string }) => boolean;
   timeoutMs?: number;
@@ -109,7 +111,7 @@ async function runWith(opts: RunOpts): Promise<Run> {
   const root = join(dir, "root");
   mkdirSync(join(root, "dev/net"), { recursive: true });
   // A character device that always opens: stands in for a working TUN.
-  if (!opts.noTun) symlinkSync("/dev/null", join(root, "dev/net/tun"));
+  if (!opts.noTun) symlinkSync(opts.tunTarget ?? "/dev/null", join(root, "dev/net/tun"));
   if (opts.state) writeFileSync(join(dir, "state"), opts.state);
   opts.setup?.(dir);
   const env: Record<string, string> = {
@@ -123,7 +125,8 @@ async function runWith(opts: RunOpts): Promise<Run> {
     ...(typeof opts.env === "function" ? opts.env(dir) : opts.env),
   };
   const t0 = Date.now();
-  const child = spawn(opts.busybox, ["sh", ENTRYPOINT], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // A session of its own, like a container: no controlling terminal.
+  const child = spawn(opts.busybox, ["sh", ENTRYPOINT], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -479,6 +482,20 @@ function entrypointSuite(label: string, bb: string | undefined, missing: string)
       assert.equal(r.code, 1);
       assert.match(r.output, /error: .*\/dev\/net\/tun is missing and cannot be created/);
       assert.equal(r.daemonArgs, undefined);
+    });
+
+    test("a /dev/net/tun that cannot be opened: clear message, exit 1", async () => {
+      // /dev/tty is a character device that fails to open without a controlling terminal.
+      const r = await runEntrypoint({ tunTarget: "/dev/tty" });
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.output, /error: .*\/dev\/net\/tun exists but cannot be opened/);
+      assert.equal(r.daemonArgs, undefined);
+    });
+
+    test("a state directory on a file system that refuses new files: warning and in-memory state", async () => {
+      const r = await runEntrypoint({ env: { TS_STATE_DIR: "/proc/self" }, until: ({ dir }) => hasCall(dir, "set") });
+      assert.match(r.output, /warning: state directory \/proc\/self is not writable: running with in-memory state/);
+      assert.ok(r.daemonArgs!.includes("--state=mem:"), r.daemonArgs?.join(" "));
     });
 
     test("userspace networking (--tun=userspace-networking) needs no TUN device and adds no routes", async () => {
