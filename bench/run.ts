@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: flash, memory, throughput and build time of the small and
+ * fast profiles beside a stock build of the same Tailscale, in one run on
+ * this machine. Writes bench/results.json (merged with the sections an
+ * earlier run left) and bench/REPORT.md. See `npm run bench -- --help`.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { allArchitectures, architecture, type Architecture } from "../src/arch.js";
+import { imageFiles } from "../src/image/index.js";
+import { loadGoModPins } from "../src/pins.js";
+import { ensureHeadscale } from "../test/support/headscale.js";
+import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from "./src/args.js";
+import { buildStock, busyboxSourcesDir, compareOutputs, fileSize, runCliBuild, type CliBuild, type StockBuild } from "./src/builds.js";
+import { ourFlashRow, STOCK_NOTE, stockFlashRow } from "./src/flash.js";
+import { runMeta } from "./src/machine.js";
+import { renderReport } from "./src/report.js";
+import { mergeResults, type FlashRow, type Results } from "./src/results.js";
+import { runRuntime } from "./src/runtime.js";
+import { snapshotHead, type Snapshot } from "./src/snapshot.js";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const t0 = Date.now();
+
+function log(s: string): void {
+  const sec = Math.round((Date.now() - t0) / 1000);
+  const stamp = `${String(Math.floor(sec / 60)).padStart(2, "0")}:${String(sec % 60).padStart(2, "0")}`;
+  process.stderr.write(`[bench ${stamp}] ${s}\n`);
+}
+
+async function step<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const s = Date.now();
+  log(`==> ${label}`);
+  const r = await work();
+  log(`    done: ${label} (${((Date.now() - s) / 1000).toFixed(0)} s)`);
+  return r;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+async function loadResults(path: string): Promise<Results | undefined> {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as Results;
+  } catch {
+    log(`warning: ${path} is not valid JSON; starting a new one`);
+    return undefined;
+  }
+}
+
+/** Builds every run needs, made once per run from the snapshot with the machine's usual caches. */
+class Artifacts {
+  private builds = new Map<string, Promise<CliBuild>>();
+  private stock = new Map<string, Promise<StockBuild>>();
+
+  constructor(
+    private readonly snap: Snapshot,
+    private readonly work: string,
+    private readonly arches: Architecture[],
+  ) {}
+
+  ours(profile: "small" | "fast"): Promise<CliBuild> {
+    let p = this.builds.get(profile);
+    if (!p) {
+      p = step(`${profile} build, ${this.arches.map((a) => a.name).join(", ")} (usual caches)`, () =>
+        runCliBuild({
+          what: profile,
+          srcDir: this.snap.dir,
+          outDir: join(this.work, "builds", profile),
+          profile,
+          arches: this.arches,
+          env: { SOURCE_DATE_EPOCH: String(this.snap.commitTime) },
+          log,
+        }),
+      );
+      this.builds.set(profile, p);
+    }
+    return p;
+  }
+
+  stockBuild(arch: Architecture): Promise<StockBuild> {
+    let p = this.stock.get(arch.name);
+    if (!p) {
+      p = step(`stock build, ${arch.name}`, async () => {
+        const b = await buildStock(this.snap.dir, arch, join(this.work, "stock", arch.name), log);
+        log(b.cached ? `  stock ${arch.name}: unchanged inputs, kept from an earlier run` : `  stock ${arch.name}: built in ${b.seconds.toFixed(0)} s`);
+        return b;
+      });
+      this.stock.set(arch.name, p);
+    }
+    return p;
+  }
+
+  async tar(profile: "small" | "fast", arch: string): Promise<string> {
+    const b = await this.ours(profile);
+    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, arch));
+  }
+}
+
+async function flashStep(art: Artifacts, arches: Architecture[]): Promise<FlashRow[]> {
+  const small = await art.ours("small");
+  const fast = await art.ours("fast");
+  const rows: FlashRow[] = [];
+  for (const a of arches) {
+    const s = await ourFlashRow("small", small.outDir, a.name);
+    const f = await ourFlashRow("fast", fast.outDir, a.name);
+    const st = await art.stockBuild(a);
+    rows.push(s, f, stockFlashRow(a.name, { tailscaled: await fileSize(st.files.tailscaled), tailscale: await fileSize(st.files.tailscale) }, f));
+  }
+  return rows;
+}
+
+async function buildStep(opts: BenchOptions, snap: Snapshot, art: Artifacts, arches: Architecture[]): Promise<NonNullable<Results["build"]>> {
+  const tmp = await mkdtemp(join(opts.workDir, "cold-caches-"));
+  try {
+    const env: Record<string, string> = {
+      MIKROTIK_TAILSCALE_CACHE: join(tmp, "mikrotik-tailscale"),
+      GOCACHE: join(tmp, "go-build"),
+      SOURCE_DATE_EPOCH: String(snap.commitTime),
+    };
+    const sources = await busyboxSourcesDir(join(tmp, "sources"));
+    if (sources) env.MIKROTIK_TAILSCALE_SOURCES = sources;
+    else log("  the busybox tarball is not in the usual cache: the cold build downloads it (counted in its time)");
+    const cold = await step("cold build (fresh step cache and Go build cache)", () =>
+      runCliBuild({ what: "cold", srcDir: snap.dir, outDir: join(opts.workDir, "builds", "cold"), profile: "small", arches, env, log }),
+    );
+    log(`  cold build: ${cold.timing.seconds.toFixed(0)} s`);
+    const warm = await step("warm build (same caches again)", () =>
+      runCliBuild({ what: "warm", srcDir: snap.dir, outDir: join(opts.workDir, "builds", "warm"), profile: "small", arches, env, log }),
+    );
+    log(`  warm build: ${warm.timing.seconds.toFixed(1)} s`);
+    const independent = await art.ours("small");
+    const files = await step("reproducibility: compare the cold build with the independent one", () => compareOutputs(cold.outDir, independent.outDir));
+    const warmSame = await compareOutputs(cold.outDir, warm.outDir);
+    const identical = files.every((f) => f.same) && warmSame.every((f) => f.same);
+    log(`  reproducible: ${identical ? "yes, identical digests" : "NO: " + files.filter((f) => !f.same).map((f) => f.file).join(", ")}`);
+    return {
+      meta: await runMeta(snap.commit),
+      arches: arches.map((a) => a.name),
+      cold: { ...cold.timing, what: "cold (empty caches)" },
+      warm: { ...warm.timing, what: "warm (caches of the cold build)" },
+      reference: { ...independent.timing, what: "independent build (the machine's usual caches)" },
+      reproducibility: {
+        sourceDateEpoch: snap.commitTime,
+        between:
+          "the cold build (fresh caches) against an independent build of the same commit with the machine's usual caches " +
+          "(and the warm rebuild against the cold one)",
+        identical,
+        files,
+      },
+    };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(argv, { workDir: join(benchDir, "out"), reportDir: benchDir });
+  } catch (e) {
+    if (e instanceof BenchUsageError) {
+      process.stderr.write(`bench: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  opts.workDir = resolve(opts.workDir);
+  opts.reportDir = resolve(opts.reportDir);
+  const runtime = opts.steps.includes("memory") || opts.steps.includes("throughput");
+  if (runtime && process.getuid?.() !== 0) {
+    process.stderr.write("bench: memory and throughput need root (network namespaces, runc); run as root or pick --only flash,build\n");
+    return 1;
+  }
+  await mkdir(opts.workDir, { recursive: true });
+  await mkdir(opts.reportDir, { recursive: true });
+  const resultsPath = join(opts.reportDir, "results.json");
+  const reportPath = join(opts.reportDir, "REPORT.md");
+  let results = await loadResults(resultsPath);
+  const save = async (fresh: Partial<Results>) => {
+    results = mergeResults(results, fresh);
+    await writeAtomic(resultsPath, JSON.stringify(results, null, 2) + "\n");
+    await writeAtomic(reportPath, renderReport(results));
+    log(`wrote ${resultsPath} and ${reportPath}`);
+  };
+
+  log(`steps: ${opts.steps.join(", ")}; work folder ${opts.workDir}`);
+  const snap = await step("snapshot of the committed HEAD", () => snapshotHead(join(opts.workDir, "src")));
+  log(`  commit ${snap.commit.slice(0, 12)}, SOURCE_DATE_EPOCH ${snap.commitTime}`);
+  const all = allArchitectures();
+  const needAll = opts.steps.includes("flash") || opts.steps.includes("build");
+  const art = new Artifacts(snap, opts.workDir, needAll ? all : [architecture("amd64")]);
+
+  if (opts.steps.includes("flash")) {
+    const rows = await step("flash", () => flashStep(art, all));
+    await save({ flash: { meta: await runMeta(snap.commit), rows, stockNote: STOCK_NOTE } });
+  }
+
+  if (runtime) {
+    const amd64 = architecture("amd64");
+    const [smallTar, fastTar, stock] = [await art.tar("small", "amd64"), await art.tar("fast", "amd64"), await art.stockBuild(amd64)];
+    const headscaleBin = await step("headscale (pinned; built once into the cache)", () => ensureHeadscale(log));
+    const label = [opts.steps.includes("memory") && "memory", opts.steps.includes("throughput") && "throughput"].filter(Boolean).join(" and ");
+    const r = await step(label, () =>
+      runRuntime({
+        sources: [
+          { variant: "small", tar: smallTar },
+          { variant: "fast", tar: fastTar },
+          { variant: "stock", tar: fastTar, stock: stock.files },
+        ],
+        headscaleBin,
+        memory: opts.steps.includes("memory"),
+        throughput: opts.steps.includes("throughput"),
+        idleSeconds: opts.idleSeconds,
+        trafficSeconds: opts.trafficSeconds,
+        runs: opts.runs,
+        seconds: opts.seconds,
+        log,
+      }),
+    );
+    const meta = await runMeta(snap.commit);
+    await save({
+      ...(r.memory ? { memory: { meta, ...r.memory } } : {}),
+      ...(r.throughput ? { throughput: { meta, ...r.throughput } } : {}),
+    });
+  }
+
+  if (opts.steps.includes("build")) {
+    const b = await step("build", () => buildStep(opts, snap, art, all));
+    await save({ build: b });
+  }
+
+  log(`finished in ${((Date.now() - t0) / 60000).toFixed(1)} minutes`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

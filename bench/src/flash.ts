@@ -1,0 +1,57 @@
+/** Flash figures: bytes of each extracted root filesystem, per component. */
+import { join } from "node:path";
+import type { ArchName } from "../../src/arch.js";
+import { readRecord, rootfsDir } from "../../src/build/index.js";
+import { measureRootfs } from "../../src/build/sizes.js";
+import { imageFiles } from "../../src/image/index.js";
+import { fileSize } from "./builds.js";
+import type { FlashRow } from "./results.js";
+
+/** A row for one of our builds, from the root filesystem it left in outDir (measured again, not read from the record). */
+export async function ourFlashRow(variant: "small" | "fast", outDir: string, arch: ArchName): Promise<FlashRow> {
+  const rec = await readRecord(outDir, arch);
+  if (rec.profile !== variant) throw new Error(`${outDir} holds a ${rec.profile} build of ${arch}, expected ${variant}`);
+  const sizes = await measureRootfs(rootfsDir(outDir, arch));
+  let imageTar: number | undefined;
+  try {
+    imageTar = await fileSize(join(outDir, imageFiles.dockerArchive(rec.tailscale.version, arch)));
+  } catch {
+    imageTar = undefined;
+  }
+  return {
+    variant,
+    arch,
+    tailscale: sizes.tailscale,
+    tailscaleFiles: { "tailscale.combined": sizes.tailscale },
+    busybox: sizes.busybox,
+    caBundle: sizes.caBundle,
+    other: sizes.other,
+    total: sizes.total,
+    ...(imageTar !== undefined ? { imageTar } : {}),
+  };
+}
+
+/**
+ * The stock row: upstream's tailscaled and tailscale in place of our
+ * combined binary, everything else as in `rest` (our fast build: busybox
+ * without UPX, the CA bundle, entrypoint and /etc files).
+ */
+export function stockFlashRow(arch: ArchName, bins: { tailscaled: number; tailscale: number }, rest: FlashRow): FlashRow {
+  const ts = bins.tailscaled + bins.tailscale;
+  return {
+    variant: "stock",
+    arch,
+    tailscale: ts,
+    tailscaleFiles: { tailscaled: bins.tailscaled, tailscale: bins.tailscale },
+    busybox: rest.busybox,
+    caBundle: rest.caBundle,
+    other: rest.other,
+    total: ts + rest.busybox + rest.caBundle + rest.other,
+  };
+}
+
+export const STOCK_NOTE =
+  "upstream's `tailscaled` and `tailscale` built separately from the same pinned module with `go build -trimpath " +
+  '-ldflags "-s -w"` (plus the version stamp upstream\'s build script adds), default build tags, CGO off, no UPX: two ' +
+  "files, as a full image ships them. The rest of its root filesystem (busybox, CA bundle, entrypoint, /etc files) " +
+  "is counted as in our `fast` build (busybox without UPX), so the rows differ only in Tailscale.";

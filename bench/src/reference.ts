@@ -1,0 +1,35 @@
+/**
+ * Figures other projects publish, as collected in the project's field notes
+ * (../shared/FIELD-NOTES.md, sections 2 and 5), and the targets of the
+ * benchmark issue. Copied here so the report does not depend on a file
+ * outside the repository; where the notes change, change this too.
+ */
+
+export const REFERENCE_SOURCE = "shared/FIELD-NOTES.md sections 2 and 5 (the reference image, Lumpiasty/mikrotik-tailscale docs/DESIGN.md)";
+
+/** The reference image (UPX, with netstack), arm64, in the units it was published in. */
+export const REFERENCE_ARM64 = {
+  rootfsMB: 3.9,
+  tailscaleMB: 3.47,
+  busyboxKB: 218,
+  caBundleKB: 213,
+  /** Resident memory after start, on a router. */
+  rssMB: 14.6,
+  rssNoNetstackMB: 12.3,
+};
+
+export const OTHER_IMAGES: { what: string; figure: string; source: string }[] = [
+  { what: "Fluent-networks/tailscale-mikrotik", figure: "~50 MB (88 MB before UPX)", source: "its PR #28" },
+  { what: "rod-dot-codes image", figure: "16.6 MB (armv7), 29.9 MB (arm64)", source: "its README" },
+  { what: "OpenWrt small builds", figure: "6-10 MB per arch", source: "fl0w1nd, ATIK455 repos" },
+  { what: "throughput on a hAP ax2 / ax3 (router hardware)", figure: "~50-65 Mbps", source: "Fluent issues #49, README" },
+];
+
+export const TARGETS = {
+  /** arm64 extracted root filesystem (small profile, with netstack), bytes: 3.5 MB. */
+  arm64RootfsBytes: 3_500_000,
+  /** fast's idle RSS must be clearly below small's: at least this much lower. */
+  fastIdleRssBelowSmallPct: 10,
+  /** small's median throughput as a share of stock's. */
+  smallThroughputOfStockPct: 90,
+};

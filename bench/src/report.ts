@@ -1,0 +1,340 @@
+/** Renders bench/results.json as bench/REPORT.md. Pure: results in, Markdown out. */
+import { mbps } from "./iperf.js";
+import type { MemorySample } from "./procmem.js";
+import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
+import { VARIANTS, type FlashRow, type MemorySection, type Results, type RunMeta, type Variant } from "./results.js";
+
+export const ARCH_ORDER = ["amd64", "arm64", "armv7", "armv5"];
+
+export function int(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+export function mib(bytes: number, digits = 2): string {
+  return `${(bytes / 1024 / 1024).toFixed(digits)} MiB`;
+}
+
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** Bytes as people read sizes: MiB above one, KiB below. */
+export function size(bytes: number): string {
+  return bytes >= 1024 * 1024 ? mib(bytes) : kib(bytes);
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
+}
+
+function memMiB(kiB: number | undefined): string {
+  return kiB === undefined ? "–" : `${(kiB / 1024).toFixed(1)} MiB`;
+}
+
+function pct(x: number, digits = 0): string {
+  return `${x.toFixed(digits)}%`;
+}
+
+export type TargetStatus = "met" | "not met" | "not measured";
+
+export interface TargetRow {
+  target: string;
+  measured: string;
+  status: TargetStatus;
+}
+
+/** Mean over the nodes of one variant of a memory field. */
+export function meanNodes(mem: MemorySection | undefined, v: Variant, pick: (n: { idle: MemorySample; afterTraffic?: MemorySample }) => number | undefined): number | undefined {
+  const nodes = mem?.variants[v]?.nodes ?? [];
+  const vals = nodes.map(pick).filter((x): x is number => typeof x === "number");
+  return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : undefined;
+}
+
+/** The issue's three targets beside what was measured. */
+export function evaluateTargets(r: Results): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const arm64 = r.flash?.rows.find((x) => x.variant === "small" && x.arch === "arm64");
+  rows.push({
+    target: `arm64 extracted root filesystem (profile small, with netstack) at most ${mb(TARGETS.arm64RootfsBytes)} (${int(TARGETS.arm64RootfsBytes)} B)`,
+    measured: arm64 ? `${mb(arm64.total)} (${int(arm64.total)} B = ${mib(arm64.total)})` : "–",
+    status: arm64 ? (arm64.total <= TARGETS.arm64RootfsBytes ? "met" : "not met") : "not measured",
+  });
+  const small = meanNodes(r.memory, "small", (n) => n.idle.rssKiB);
+  const fast = meanNodes(r.memory, "fast", (n) => n.idle.rssKiB);
+  const ok = small !== undefined && fast !== undefined;
+  rows.push({
+    target: `fast profile's idle RSS clearly below small's (at least ${TARGETS.fastIdleRssBelowSmallPct}% lower; amd64, mean of both nodes)`,
+    measured: ok ? `fast ${memMiB(fast)} vs small ${memMiB(small)}: ${pct((1 - fast / small) * 100)} lower` : "–",
+    status: ok ? (fast <= small * (1 - TARGETS.fastIdleRssBelowSmallPct / 100) ? "met" : "not met") : "not measured",
+  });
+  const ts = r.throughput?.variants.small?.mbps.median;
+  const tk = r.throughput?.variants.stock?.mbps.median;
+  const ok2 = ts !== undefined && tk !== undefined && tk > 0;
+  rows.push({
+    target: `small profile's throughput at least ${TARGETS.smallThroughputOfStockPct}% of stock's (median)`,
+    measured: ok2 ? `${pct((ts / tk) * 100)} (small ${ts.toFixed(0)} vs stock ${tk.toFixed(0)} Mbit/s)` : "–",
+    status: ok2 ? ((ts / tk) * 100 >= TARGETS.smallThroughputOfStockPct ? "met" : "not met") : "not measured",
+  });
+  return rows;
+}
+
+function table(header: string[], rows: string[][], align?: ("l" | "r")[]): string {
+  const a = align ?? header.map((_, i) => (i === 0 ? "l" : "r"));
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${a.map((x) => (x === "r" ? "---:" : "---")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+function metaLine(m: RunMeta): string {
+  return `${m.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit.slice(0, 12)}`;
+}
+
+function flashSection(r: Results): string[] {
+  const f = r.flash;
+  if (!f) return ["## Flash", "", "_Not measured yet: `npm run bench -- --only flash`._", ""];
+  const out = ["## Flash: bytes on disk", "", `Measured ${metaLine(f.meta)}.`, ""];
+  out.push(
+    "Bytes of regular files in each extracted root filesystem: what RouterOS keeps",
+    "on flash once it has unpacked the image (symlinks and directories cost a",
+    "block or an inode, not counted). `small` packs Tailscale and busybox with UPX;",
+    "`fast` does not; `stock` is upstream's own two binaries (see below).",
+    "",
+  );
+  const rows: string[][] = [];
+  for (const arch of ARCH_ORDER) {
+    const smallTotal = f.rows.find((x) => x.arch === arch && x.variant === "small")?.total;
+    for (const v of VARIANTS) {
+      const row = f.rows.find((x) => x.arch === arch && x.variant === v);
+      if (!row) continue;
+      rows.push([
+        arch,
+        v,
+        size(row.tailscale),
+        size(row.busybox),
+        size(row.caBundle),
+        size(row.other),
+        `**${mib(row.total)}**`,
+        int(row.total),
+        smallTotal ? `${(row.total / smallTotal).toFixed(2)}×` : "–",
+        row.imageTar !== undefined ? size(row.imageTar) : "–",
+      ]);
+    }
+    if (arch === "arm64") {
+      rows.push([
+        "arm64",
+        "reference image",
+        `~${REFERENCE_ARM64.tailscaleMB} MB`,
+        `~${REFERENCE_ARM64.busyboxKB} kB`,
+        `~${REFERENCE_ARM64.caBundleKB} kB`,
+        "–",
+        `~${REFERENCE_ARM64.rootfsMB} MB`,
+        "–",
+        smallTotal ? `${((REFERENCE_ARM64.rootfsMB * 1e6) / smallTotal).toFixed(2)}× (if MB = 10⁶ B)` : "–",
+        "–",
+      ]);
+    }
+  }
+  out.push(
+    table(["arch", "build", "Tailscale", "busybox", "CA bundle", "other", "total", "bytes", "vs small", "image .tar"], rows, ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"]),
+    "",
+    `Stock: ${f.stockNote}`,
+    "",
+    `Reference image figures: ${REFERENCE_SOURCE}. Published rounded and without a`,
+    "unit definition; its CA bundle was Debian's, ours is Mozilla's roots from a pinned Go module.",
+    "",
+    "Other images, as published (not measured here): " + OTHER_IMAGES.filter((o) => !o.what.startsWith("throughput")).map((o) => `${o.what} ${o.figure} (${o.source})`).join("; ") + ".",
+    "",
+  );
+  return out;
+}
+
+function memorySection(r: Results): string[] {
+  const m = r.memory;
+  if (!m) return ["## Memory", "", "_Not measured yet: `npm run bench -- --only memory`._", ""];
+  const out = ["## Memory: tailscaled on amd64", "", `Measured ${metaLine(m.meta)}.`, ""];
+  out.push(
+    "Two nodes of the same build join a headscale in network namespaces (kernel",
+    `TUN, direct path). Readings from the host's /proc/<pid>/smaps_rollup and`,
+    `/proc/<pid>/status of each tailscaled: idle ${m.idleSeconds} s after both joined, and again`,
+    `right after ${m.trafficSeconds} s of iperf3 traffic from node b (sender) to node a (receiver).`,
+    "Each figure is the median of several readings a second apart. Each node runs",
+    "from its own copy of the root filesystem, so no page of a binary is shared",
+    "between the two nodes (PSS would otherwise halve it).",
+    "",
+    "*Anonymous* RSS is memory the kernel cannot take back without swap (routers have",
+    "none): the heap, and for `small` also the code the UPX stub unpacked. The rest is",
+    "file-backed: pages of an unpacked binary, which the kernel drops under memory",
+    "pressure and reads again from flash when needed. *After reclaim* is the idle RSS",
+    `${m.reclaimSettleSeconds ?? 5} s after asking the kernel to reclaim everything it can from the container's`,
+    "memory cgroup, as a router short of memory would: what each build really holds on to.",
+    "",
+  );
+  const present = VARIANTS.filter((v) => m.variants[v]);
+  const rows: string[][] = [];
+  const line = (label: string, phase: "idle" | "afterReclaim" | "afterTraffic", field: keyof MemorySample, node: "a" | "b") =>
+    rows.push([label, ...present.map((v) => memMiB(m.variants[v]!.nodes.find((n) => n.node === node)?.[phase]?.[field]))]);
+  for (const node of ["a", "b"] as const) {
+    const who = node === "a" ? "node a (receiver)" : "node b (sender)";
+    line(`**idle RSS**, ${who}`, "idle", "rssKiB", node);
+    line(`idle PSS, ${who}`, "idle", "pssKiB", node);
+    line(`idle anonymous RSS, ${who}`, "idle", "rssAnonKiB", node);
+    line(`idle RSS after reclaim, ${who}`, "afterReclaim", "rssKiB", node);
+    line(`RSS after traffic, ${who}`, "afterTraffic", "rssKiB", node);
+    line(`PSS after traffic, ${who}`, "afterTraffic", "pssKiB", node);
+    line(`peak RSS (VmHWM), ${who}`, "afterTraffic", "hwmKiB", node);
+  }
+  out.push(table(["reading", ...present], rows), "");
+  out.push(
+    `Reference image: ~${REFERENCE_ARM64.rssMB} MB resident after start on an arm64 router with netstack`,
+    `(~${REFERENCE_ARM64.rssNoNetstackMB} MB without), as published (${REFERENCE_SOURCE}); a different`,
+    "architecture, load and Tailscale version, so a rough yardstick only.",
+    "",
+  );
+  return out;
+}
+
+function throughputSection(r: Results): string[] {
+  const t = r.throughput;
+  if (!t) return ["## Throughput", "", "_Not measured yet: `npm run bench -- --only throughput`._", ""];
+  const out = ["## Throughput: TCP through the tailnet (amd64)", "", `Measured ${metaLine(t.meta)}.`, ""];
+  out.push(
+    `iperf3 (Debian) from node b to node a's tailnet address, both nodes of the same build,`,
+    `kernel TUN, direct UDP path between two network namespaces on one machine. ${t.runs} runs of`,
+    `${t.seconds} s each per build (first second omitted), the builds taking turns in rotating order.`,
+    "Both tailscaled processes, the iperf3 client and server share this machine's cores:",
+    "the figures compare builds with each other, not with a router.",
+    "",
+  );
+  const stock = t.variants.stock?.mbps.median;
+  const rows: string[][] = [];
+  for (const v of VARIANTS) {
+    const x = t.variants[v];
+    if (!x) continue;
+    const retr = x.runs.map((q) => q.retransmits).filter((n): n is number => n !== undefined);
+    rows.push([
+      v,
+      `**${x.mbps.median.toFixed(0)}**`,
+      x.mbps.min.toFixed(0),
+      x.mbps.max.toFixed(0),
+      pct(x.mbps.spreadPct, 1),
+      x.runs.map((q) => mbps(q.receivedBps).toFixed(0)).join(", "),
+      retr.length ? int(retr.reduce((a, b) => a + b, 0) / retr.length) : "–",
+      stock ? pct((x.mbps.median / stock) * 100) : "–",
+    ]);
+  }
+  out.push(
+    table(["build", "median Mbit/s", "min", "max", "spread (max−min)/median", "each run", "retransmits/run", "of stock"], rows, ["l", "r", "r", "r", "r", "l", "r", "r"]),
+    "",
+  );
+  const paths = VARIANTS.map((v) => t.variants[v] && `${v}: ${t.variants[v]!.path}`).filter(Boolean);
+  if (paths.length) out.push(`Path between the nodes (\`tailscale ping\`): ${paths.join("; ")}.`, "");
+  out.push("For scale, published router figures (not comparable): hAP ax2 / ax3 ~50-65 Mbps (Fluent issues #49, README).", "");
+  return out;
+}
+
+function buildSection(r: Results): string[] {
+  const b = r.build;
+  if (!b) return ["## Build time and reproducibility", "", "_Not measured yet: `npm run bench -- --only build`._", ""];
+  const out = ["## Build time and reproducibility", "", `Measured ${metaLine(b.meta)}.`, ""];
+  out.push(
+    `\`mikrotik-tailscale build\` (profile small, ${b.arches.join(", ")}, images included), from a clean`,
+    "clone of the commit. Cold: empty step cache (`MIKROTIK_TAILSCALE_CACHE`) and empty Go",
+    "build cache (`GOCACHE`), both fresh temporary folders; the Go module cache and the",
+    "busybox tarball are reused (downloads are not build work). Warm: the same command",
+    "again on the caches the cold build filled.",
+    "",
+  );
+  const cols = ["shared", ...b.arches];
+  const rows = [b.cold, b.warm, ...(b.reference ? [b.reference] : [])].map((t) => [
+    t.what,
+    `**${t.seconds.toFixed(1)} s**`,
+    ...cols.map((c) => (t.byArch[c] !== undefined ? `${t.byArch[c]!.toFixed(1)} s` : "–")),
+  ]);
+  out.push(table(["build", "wall time", ...cols.map((c) => (c === "shared" ? "shared steps" : c))], rows), "");
+  const rp = b.reproducibility;
+  out.push(
+    `Reproducibility: ${rp.between}, SOURCE_DATE_EPOCH=${rp.sourceDateEpoch}: ` +
+      (rp.identical ? "**identical**, every file below has the same sha256." : "**DIFFERENT**: see the files marked below."),
+    "",
+    table(
+      ["file", "sha256", "same"],
+      rp.files.map((f) => [`\`${f.file}\``, f.same ? `\`${f.a.slice(0, 16)}…\`` : `\`${f.a.slice(0, 16)}…\` vs \`${f.b.slice(0, 16)}…\``, f.same ? "yes" : "**no**"]),
+      ["l", "l", "l"],
+    ),
+    "",
+  );
+  return out;
+}
+
+function machineSection(r: Results): string[] {
+  const metas = (["flash", "memory", "throughput", "build"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
+  if (metas.length === 0) return [];
+  const latest = [...metas].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
+  const m = latest.machine;
+  const v = latest.versions;
+  const out = [
+    "## Machine and versions",
+    "",
+    table(
+      ["", ""],
+      [
+        ["machine", `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM (host name ${m.hostname})`],
+        ["system", `${m.os}, Linux ${m.kernel}`],
+        ["image", `${v.imageVersion} (Tailscale ${v.tailscale}), commit ${latest.commit.slice(0, 12)}`],
+        ["tools", `${v.go}, Node.js ${v.node}, busybox ${v.busybox}, ${v.upx}, ${v.iperf3}, headscale ${v.headscale}, ${v.runc}`],
+      ],
+      ["l", "l"],
+    ),
+    "",
+  ];
+  const distinct = new Set(metas.map(([, x]) => `${x.commit}|${x.machine.cpu}|${x.versions.go}`));
+  if (metas.length > 1) {
+    out.push(
+      distinct.size > 1 ? "The sections below come from different runs; each names its own date and commit:" : "Sections and when they were measured:",
+      "",
+      ...metas.map(([k, x]) => `- ${k}: ${metaLine(x)}`),
+      "",
+    );
+  }
+  return out;
+}
+
+export function renderReport(r: Results, command = "npm run bench"): string {
+  const targets = evaluateTargets(r);
+  const out = [
+    "# Benchmarks",
+    "",
+    `Written by \`${command}\` (bench/run.ts); the raw figures are in`,
+    "[results.json](results.json). Do not edit by hand: run the benchmark again.",
+    "",
+    ...machineSection(r),
+    "## Targets",
+    "",
+    table(
+      ["target", "measured", "status"],
+      targets.map((t) => [t.target, t.measured, t.status === "met" ? "met" : t.status === "not met" ? "**not met**" : "not measured"]),
+      ["l", "l", "l"],
+    ),
+    "",
+    ...flashSection(r),
+    ...memorySection(r),
+    ...throughputSection(r),
+    ...buildSection(r),
+    "## Reproducing",
+    "",
+    "```sh",
+    "npm run bench                                  # everything, about 40 minutes on 2 cores when nothing is cached",
+    "npm run bench -- --only flash,memory           # some steps; results.json keeps the other sections",
+    "npm run bench -- --only throughput --runs 9    # more runs",
+    "```",
+    "",
+    "Needs root (network namespaces, runc) on Debian 12 with the build tools (`npm run images`",
+    "installs them). Work files go to `bench/out/` (git-ignored).",
+    "",
+  ];
+  return out.join("\n");
+}
+
+export type { FlashRow };
