@@ -50,8 +50,11 @@ export async function runCliBuild(opts: {
       output += d.toString("utf8");
       const lines = text.split("\n");
       partial = lines.pop() ?? "";
-      // Only the step ends: the build's full output stays in `output` for errors.
-      for (const l of lines) if (/^\s*(done:|FAILED:)/.test(l)) opts.log(`  ${opts.what}: ${l.trim()}`);
+      // Only failures and steps that took a while: the full output stays in `output` for errors.
+      for (const l of lines) {
+        const secs = /^\s*done: .* \((\d+(?:\.\d+)?)s\)\s*$/.exec(l)?.[1];
+        if (/^\s*FAILED:/.test(l) || (secs !== undefined && Number(secs) >= 5)) opts.log(`  ${opts.what}: ${l.trim()}`);
+      }
     };
     child.stdout.on("data", feed);
     child.stderr.on("data", feed);

@@ -5,7 +5,7 @@
  * outside the repository; where the notes change, change this too.
  */
 
-export const REFERENCE_SOURCE = "shared/FIELD-NOTES.md sections 2 and 5 (the reference image, Lumpiasty/mikrotik-tailscale docs/DESIGN.md)";
+export const REFERENCE_SOURCE = "the reference image's docs/DESIGN.md, Lumpiasty/mikrotik-tailscale, via shared/FIELD-NOTES.md sections 2 and 5";
 
 /** The reference image (UPX, with netstack), arm64, in the units it was published in. */
 export const REFERENCE_ARM64 = {

@@ -1,0 +1,130 @@
+/** The benchmark's report (bench/src/report.ts) and results merging: how figures are judged and shown, not what they are. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { evaluateTargets, lowerOrHigher, mib, renderReport, size } from "../../bench/src/report.js";
+import { mergeResults, type FlashRow, type NodeMemory, type Results, type RunMeta } from "../../bench/src/results.js";
+import { summarize } from "../../bench/src/stats.js";
+
+const meta: RunMeta = {
+  date: "2026-01-02T03:04:05.000Z",
+  commit: "0123456789abcdef0123456789abcdef01234567",
+  machine: { hostname: "box", cpu: "Test CPU", cores: 2, memoryGiB: 24, kernel: "6.1.0", os: "Debian GNU/Linux 12 (12.11)" },
+  versions: { tailscale: "v1.2.3", imageVersion: "v1.2.3-mt.1", go: "go1.26.0", node: "v20.0.0", busybox: "1.37.0", upx: "upx 4.2.2", iperf3: "iperf 3.12", headscale: "v0.29.3", runc: "runc version 1.1.5" },
+};
+
+const row = (variant: FlashRow["variant"], arch: string, total: number): FlashRow => ({
+  variant,
+  arch,
+  tailscale: total - 400_000,
+  tailscaleFiles: { "tailscale.combined": total - 400_000 },
+  busybox: 220_000,
+  caBundle: 170_000,
+  other: 10_000,
+  total,
+});
+
+const node = (n: "a" | "b", rss: number, anon: number): NodeMemory => ({
+  node: n,
+  role: n === "a" ? "receiver" : "sender",
+  idleAfterSeconds: 30,
+  idle: { rssKiB: rss, pssKiB: rss, rssAnonKiB: anon },
+  afterReclaim: { rssKiB: anon + 1000, pssKiB: anon + 1000 },
+  afterTraffic: { rssKiB: rss * 2, pssKiB: rss * 2 },
+  idleSamples: [],
+});
+
+function sample(o: { arm64: number; smallRss: number; fastRss: number; small: number[]; stock: number[] }): Results {
+  const run = (mbit: number) => ({ receivedBps: mbit * 1e6, sentBps: mbit * 1e6, retransmits: 2, seconds: 10, localHost: "100.64.0.2", remoteHost: "100.64.0.1" });
+  return {
+    schema: 1,
+    flash: { meta, stockNote: "stock note", rows: [row("small", "arm64", o.arm64), row("fast", "arm64", o.arm64 * 4), row("stock", "arm64", o.arm64 * 9)] },
+    memory: {
+      meta,
+      idleSeconds: 30,
+      trafficSeconds: 30,
+      reclaimSettleSeconds: 5,
+      variants: {
+        small: { nodes: [node("a", o.smallRss, o.smallRss), node("b", o.smallRss, o.smallRss)] },
+        fast: { nodes: [node("a", o.fastRss, 8000), node("b", o.fastRss, 8000)] },
+      },
+    },
+    throughput: {
+      meta,
+      runs: o.small.length,
+      seconds: 10,
+      variants: {
+        small: { runs: o.small.map(run), mbps: summarize(o.small), path: "direct 10.0.0.1:41641" },
+        stock: { runs: o.stock.map(run), mbps: summarize(o.stock), path: "direct 10.0.0.1:41641" },
+      },
+    },
+  };
+}
+
+test("targets: met, not met and not measured, at the boundaries", () => {
+  const met = evaluateTargets(sample({ arm64: 3_500_000, smallRss: 20_000, fastRss: 18_000, small: [90, 90, 90], stock: [100, 100, 100] }));
+  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met"]);
+  const missed = evaluateTargets(sample({ arm64: 3_500_001, smallRss: 20_000, fastRss: 18_001, small: [89, 89, 95], stock: [100, 100, 100] }));
+  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met"]);
+  assert.match(missed[0]!.measured, /3\.50 MB \(3,500,001 B = 3\.34 MiB\)/);
+  assert.match(missed[1]!.measured, /fast 17\.6 MiB vs small 19\.5 MiB: 10% lower; anonymous \(never reclaimable\) fast 7\.8 MiB vs small 19\.5 MiB/);
+  assert.match(missed[2]!.measured, /^89% \(small 89 vs stock 100 Mbit\/s\)$/);
+  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), ["not measured", "not measured", "not measured"]);
+});
+
+test("report: every section, machine and versions, and a pointer for what was not measured", () => {
+  const md = renderReport(sample({ arm64: 4_139_950, smallRss: 24_000, fastRss: 24_500, small: [1100, 1200, 1000], stock: [1600, 1500, 1700] }));
+  assert.match(md, /^# Benchmarks\n/);
+  assert.match(md, /\| machine \| Test CPU, 2 cores, 24 GiB RAM \(host name box\) \|/);
+  assert.match(md, /v1\.2\.3-mt\.1 \(Tailscale v1\.2\.3\), commit 0123456789ab/);
+  assert.match(md, /\| arm64 \| small \| .* \| \*\*3\.95 MiB\*\* \| 4,139,950 \| 1\.00× \|/);
+  assert.match(md, /\| arm64 \| reference image \| ~3\.47 MB \|/);
+  assert.match(md, /fast 23\.9 MiB vs small 23\.4 MiB: 2% higher/);
+  assert.match(md, /\| small \| \*\*1100\*\* \| 1000 \| 1200 \| 18\.2% \| 1100, 1200, 1000 \| 2 \| 69% \|/);
+  assert.match(md, /## Build time and reproducibility\n\n_Not measured yet: `npm run bench -- --only build`\._/);
+  assert.match(md, /npm run bench -- --only flash,memory/);
+  assert.doesNotMatch(md, /undefined|NaN/);
+});
+
+test("report: a build section with a failed reproducibility check says so", () => {
+  const r: Results = {
+    schema: 1,
+    build: {
+      meta,
+      arches: ["amd64"],
+      cold: { what: "cold", seconds: 600, byArch: { shared: 20, amd64: 580 }, steps: [] },
+      warm: { what: "warm", seconds: 3.2, byArch: { shared: 1, amd64: 0.5 }, steps: [] },
+      reproducibility: {
+        sourceDateEpoch: 1700000000,
+        between: "a and b",
+        identical: false,
+        files: [
+          { file: "x-amd64.tar", a: "a".repeat(64), b: "a".repeat(64), same: true },
+          { file: "oci/index.json", a: "b".repeat(64), b: "c".repeat(64), same: false },
+        ],
+      },
+    },
+  };
+  const md = renderReport(r);
+  assert.match(md, /\| cold \| \*\*600\.0 s\*\* \| 20\.0 s \| 580\.0 s \|/);
+  assert.match(md, /\*\*DIFFERENT\*\*/);
+  assert.match(md, /\| `oci\/index\.json` \| `bbbbbbbbbbbbbbbb…` vs `cccccccccccccccc…` \| \*\*no\*\* \|/);
+});
+
+test("results: a partial run replaces only its own sections", () => {
+  const old = sample({ arm64: 1, smallRss: 1, fastRss: 1, small: [1], stock: [1] });
+  const fresh = { ...old.flash!, rows: [] };
+  const merged = mergeResults(old, { flash: fresh });
+  assert.equal(merged.flash, fresh);
+  assert.equal(merged.memory, old.memory);
+  assert.equal(merged.throughput, old.throughput);
+  assert.deepEqual(mergeResults(undefined, {}), { schema: 1 });
+  assert.deepEqual(mergeResults({ schema: 2 } as unknown as Results, {}), { schema: 1 }, "an unknown schema is started over");
+});
+
+test("units: sizes in MiB/KiB, changes as lower or higher", () => {
+  assert.equal(size(4_139_950), "3.95 MiB");
+  assert.equal(size(221_400), "216.2 KiB");
+  assert.equal(mib(1024 * 1024, 1), "1.0 MiB");
+  assert.equal(lowerOrHigher(80, 100), "20% lower");
+  assert.equal(lowerOrHigher(103, 100), "3% higher");
+});
