@@ -321,3 +321,32 @@ export class RegistryClient {
     return digest;
   }
 }
+
+/**
+ * How an anonymous client gets pull access to a repository: undefined when
+ * the registry needs no token, else the token URL (realm, service and pull
+ * scope), as a RouterOS script must fetch it. Basic-only registries cannot be
+ * pulled anonymously: that is an error.
+ */
+export async function anonymousPullTokenUrl(registry: string, repository: string, opts: { plainHttp?: boolean; baseUrl?: string; timeoutMs?: number } = {}): Promise<string | undefined> {
+  const base = (opts.baseUrl ?? registryBaseUrl(registry, opts.plainHttp)).replace(/\/+$/, "");
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v2/`, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
+  } catch (e) {
+    throw new RegistryUnreachableError(`cannot reach the registry at ${base}: ${networkReason(e)}`);
+  }
+  await res.body?.cancel();
+  if (res.ok) return undefined;
+  const c = parseChallenge(res.headers.get("www-authenticate"));
+  if (res.status === 401 && c?.scheme === "bearer" && c.params.realm) {
+    const u = new URL(c.params.realm);
+    if (c.params.service) u.searchParams.set("service", c.params.service);
+    u.searchParams.set("scope", `repository:${repository}:pull`);
+    return u.toString().replace(/%3A/gi, ":").replace(/%2F/gi, "/");
+  }
+  if (res.status === 401) {
+    throw new RegistryAuthError(`registry ${registry} wants a user name and password (${c?.scheme ?? "no challenge"}) even to pull; the router script pulls anonymously, so the image must be public`);
+  }
+  throw new RegistryError(`registry ${registry}: GET /v2/ answered HTTP ${res.status}`);
+}

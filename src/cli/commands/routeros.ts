@@ -9,6 +9,8 @@ import { RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
 import { parseRouterOsVersion, syntaxFor } from "../../routeros/version.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
+import { upgradeIfChanged } from "../../routeros/update-check.js";
+import { updateScriptCommand } from "../../routeros/update-command.js";
 
 /*
  * `mikrotik-tailscale routeros ...`: a thin layer over src/routeros. Progress
@@ -141,14 +143,17 @@ const deployCommand: Command = {
 const upgradeCommand: Command = {
   name: "upgrade",
   summary: "replace the container's image, keep its state; roll back if it does not start",
-  usage: ["upgrade [-c router.yaml] [--image dist/mikrotik-tailscale-<ver>-<arch>.tar | registry/ref:tag] [--force] --router https://user@host"],
-  options: { ...configOpt, ...routerOpts, ...runOpts, image: { type: "string" }, force: { type: "boolean" } },
+  usage: [
+    "upgrade [-c router.yaml] [--image dist/mikrotik-tailscale-<ver>-<arch>.tar | registry/ref:tag] [--force] --router https://user@host",
+    "upgrade ... --if-changed   # only if the registry's image for the router differs from the one the container was made from",
+  ],
+  options: { ...configOpt, ...routerOpts, ...runOpts, image: { type: "string" }, force: { type: "boolean" }, "if-changed": { type: "boolean" } },
   async run(args) {
     const config = loadConfig(args);
     const c = client(args, config);
     try {
       const o = { ...runOptions(args, c, config, stringOpt(args, "image")), force: boolOpt(args, "force") };
-      const r = await upgrade(o);
+      const r = boolOpt(args, "if-changed") ? await upgradeIfChanged(o) : await upgrade(o);
       for (const n of r.notes) err(`note: ${n}`);
       if (r.changes.length === 0) {
         process.stdout.write(`no changes; container ${config.container.name}: ${r.status}\n`);
@@ -227,5 +232,5 @@ export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
   usage: ["routeros <script|deploy|upgrade|status> [options]", "routeros <command> --help"],
-  subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand],
+  subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand, updateScriptCommand],
 };

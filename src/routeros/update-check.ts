@@ -1,0 +1,143 @@
+import type { Architecture } from "../arch.js";
+import { UsageError } from "../errors.js";
+import { resolveCredentials, type Credentials } from "../release/credentials.js";
+import { parseReference, type ImageReference } from "../release/reference.js";
+import { MEDIA, RegistryClient, RegistryError } from "../release/registry.js";
+import type { RouterConfig } from "./config.js";
+import { preflight, upgrade, type RunOptions, type RunResult } from "./deploy.js";
+import type { RosRecord } from "./rest.js";
+
+/*
+ * `routeros upgrade --if-changed`: recreate the container only when the
+ * registry's image for this router's platform differs from the one the
+ * container was made from. That image's digest is written into the
+ * container's comment (`mikrotik-tailscale image-digest=sha256:...`) when it
+ * is created, here and by the RouterOS update script (update-script.ts), so
+ * both agree on what "what the router runs" is. The state mount is kept by
+ * upgrade() as always.
+ */
+
+export const DIGEST_MARK = "mikrotik-tailscale image-digest=";
+
+/** The digest recorded in a container comment, if any. */
+export function recordedDigest(comment: string | undefined): string | undefined {
+  if (!comment) return undefined;
+  const i = comment.indexOf(DIGEST_MARK);
+  if (i < 0) return undefined;
+  const d = comment.slice(i + DIGEST_MARK.length, i + DIGEST_MARK.length + 71);
+  return /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+}
+
+/** A comment recording `digest`, keeping whatever else the comment said. */
+export function commentWithDigest(comment: string | undefined, digest: string): string {
+  const rest = (comment ?? "")
+    .replace(new RegExp(`\\s*${DIGEST_MARK.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\S*`), "")
+    .trim();
+  return rest ? `${rest} ${DIGEST_MARK}${digest}` : `${DIGEST_MARK}${digest}`;
+}
+
+/**
+ * The registry reference of a remote image: `registry/repo:tag`, or
+ * `repo:tag` under /container/config registry-url.
+ */
+export function remoteImageReference(ref: string, registryUrl?: string): ImageReference & { tag: string } {
+  let r: ImageReference;
+  try {
+    r = parseReference(ref, "image.remote");
+  } catch (e) {
+    if (!registryUrl) throw e;
+    const host = new URL(registryUrl).host;
+    r = parseReference(`${host}/${ref}`, "image.remote");
+  }
+  if (r.digest) throw new UsageError(`image.remote '${ref}': pinned by digest, so it cannot change; --if-changed follows a tag such as :stable`);
+  return { ...r, tag: r.tag ?? "latest" };
+}
+
+/** Whether an index entry's platform is this architecture's (arm64's v8 variant may be left out). */
+export function platformMatches(p: { architecture?: string; variant?: string; os?: string } | undefined, arch: Architecture): boolean {
+  if (!p || (p.os && p.os !== "linux") || p.architecture !== arch.platform.architecture) return false;
+  const want = arch.platform.variant;
+  if (!want) return !p.variant;
+  return p.variant === want || (arch.platform.architecture === "arm64" && !p.variant);
+}
+
+/** The digest of the image a router of `arch` pulls for `tag`: its platform's manifest in an index, or the manifest itself. */
+export async function registryImageDigest(client: RegistryClient, tag: string, arch: Architecture): Promise<string> {
+  const m = await client.getManifest(tag);
+  if (!m) throw new RegistryError(`${client.registry}/${client.repository}:${tag} does not exist in the registry`);
+  if (m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList) {
+    const j = JSON.parse(m.bytes.toString("utf8")) as { manifests?: { digest: string; platform?: { architecture?: string; variant?: string; os?: string } }[] };
+    const hit = (j.manifests ?? []).find((d) => platformMatches(d.platform, arch));
+    if (!hit) {
+      throw new RegistryError(
+        `${client.registry}/${client.repository}:${tag} has no image for linux/${arch.platform.architecture}${arch.platform.variant ? `/${arch.platform.variant}` : ""} (the router's ${arch.routerosArch})`,
+      );
+    }
+    return hit.digest;
+  }
+  return m.digest;
+}
+
+export interface IfChangedOptions extends RunOptions {
+  /** Registry credentials; default: from the environment or an auth file, else anonymous. */
+  credentials?: Credentials | null;
+  plainHttp?: boolean;
+}
+
+export type IfChangedResult = RunResult & {
+  from?: string;
+  to?: string;
+  rolledBack?: boolean;
+  /** The registry's digest for this router's platform, and the one the container records. */
+  digest: { registry: string; running?: string };
+  changed: boolean;
+};
+
+function containerNamed(list: RosRecord[], name: string): RosRecord | undefined {
+  return list.find((c) => c.name === name);
+}
+
+/** upgrade(), but only when the registry's image differs from the one the container was made from. */
+export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedResult> {
+  const { client, config, plan } = o;
+  const img = plan.container.image;
+  if (img.kind !== "remote") {
+    throw new UsageError(
+      "--if-changed compares a registry tag with what the router runs, but the image is a file: set image: { remote: registry.example.com/owner/mikrotik-tailscale:stable } in the config, or pass --image <registry>/<repository>:stable",
+    );
+  }
+  const ref = remoteImageReference(img.ref, config.image.registryUrl);
+  const credentials = o.credentials === null ? undefined : (o.credentials ?? resolveCredentials({ registry: ref.registry }));
+  const registry = new RegistryClient({ registry: ref.registry, repository: ref.repository, credentials, plainHttp: o.plainHttp });
+  const facts = await preflight(client, config);
+  const want = await registryImageDigest(registry, ref.tag, config.arch);
+  const name = plan.container.name;
+  const current = containerNamed(await client.get<RosRecord[]>("container"), name);
+  const running = recordedDigest(current?.comment);
+  if (current && running === want && !o.force) {
+    return {
+      changes: [],
+      notes: [`container ${name} runs ${want.slice(0, 19)}..., the registry's current image of ${img.ref} for ${config.arch.routerosArch}: nothing to do`],
+      status: current.status ?? "?",
+      facts,
+      digest: { registry: want, running },
+      changed: false,
+    };
+  }
+  const why = !current
+    ? undefined
+    : running
+      ? `${img.ref} changed: ${running.slice(0, 19)}... -> ${want.slice(0, 19)}...`
+      : `container ${name} records no image digest (made by deploy or by hand): replacing it once to record ${want.slice(0, 19)}...`;
+  o.log?.(why ?? `no container ${name}`);
+  const r = await upgrade({ ...o, force: true });
+  const notes = [...(why ? [why] : []), ...r.notes];
+  if (!o.dryRun && !r.rolledBack) {
+    const now = containerNamed(await client.get<RosRecord[]>("container"), name);
+    if (now) {
+      await client.patch(`container/${now[".id"]}`, { comment: commentWithDigest(now.comment, want) });
+      notes.push(`recorded ${DIGEST_MARK}${want} on container ${name}`);
+    }
+  }
+  return { ...r, notes, digest: { registry: want, ...(running ? { running } : {}) }, changed: true };
+}
