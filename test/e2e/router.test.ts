@@ -128,6 +128,19 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     assert.match(r.stdout, new RegExp(`${routerIp.replace(/\./g, "\\.")}\\s+router`), fail("tailscale status does not list the router itself", r.stdout));
   });
 
+  test("tailscaled is PID 1; the entrypoint made /dev/net/tun, turned on forwarding and routed the tailnet ranges into tailscale0", async () => {
+    ready();
+    const comm = await L.router.exec(["cat", "/proc/1/comm"]);
+    assert.equal(comm.stdout.trim(), "tailscaled", fail("PID 1 of the container is not tailscaled", comm.stdout));
+    assert.match(L.router.allOutput(), /entrypoint: creating \/dev\/net\/tun/, fail("the entrypoint did not report creating /dev/net/tun (the lab gives none)"));
+    const fwd = await L.lab.exec("router", ["sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]);
+    assert.deepEqual(fwd.trim().split(/\s+/), ["1", "1"], fail("IPv4/IPv6 forwarding is not on in the router's namespace", fwd));
+    const v4 = await L.lab.exec("router", ["ip", "route", "show", "100.64.0.0/10"]);
+    assert.match(v4, /dev tailscale0/, fail("100.64.0.0/10 is not routed via tailscale0", v4));
+    const v6 = await L.lab.exec("router", ["ip", "-6", "route", "show", "fd7a:115c:a1e0::/48"]);
+    assert.match(v6, /dev tailscale0/, fail("fd7a:115c:a1e0::/48 is not routed via tailscale0", v6));
+  });
+
   test("tailscaled runs with netfilter off (RouterOS has no nf_tables)", async () => {
     ready();
     const r = await L.router.exec(["tailscale", "debug", "prefs"]);
@@ -189,7 +202,7 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     await desk.stop();
   });
 
-  test("the real image stops with a clear message on a bad TS_ROUTES or a missing TUN, and survives read-only state", async () => {
+  test("the real image stops with a clear message on a bad TS_ROUTES or a missing TUN; read-only state runs in memory; TS_LOG_VERBOSITY=1 shows [v1] lines", async () => {
     ready();
     const badRoutes = L.deskContainer("badroutes", { env: { TS_ROUTES: "192.168.88.1/24", TS_AUTHKEY: L.deskKey } });
     badRoutes.start();
@@ -208,7 +221,7 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     // A state file from an earlier run on storage that became read-only.
     mkdirSync(join(L.lab.dir, "state-rostate"), { recursive: true });
     writeFileSync(join(L.lab.dir, "state-rostate", "tailscaled.state"), "{}");
-    const roState = L.deskContainer("rostate", { stateReadOnly: true });
+    const roState = L.deskContainer("rostate", { stateReadOnly: true, env: { TS_LOG_VERBOSITY: "1" } });
     roState.start();
     await waitFor("a container with read-only state did not come up with in-memory state", 60_000, async () => {
       if (!roState.running) throw new StopWaiting(`it ended: ${roState.output().slice(-2000)}`);
@@ -216,6 +229,9 @@ describe("router image end to end (amd64, headscale)", { timeout: 15 * 60_000 },
     }).catch((e: Error) => assert.fail(fail(e.message, roState.output())));
     assert.match(roState.output(), /warning: state directory \/var\/lib\/tailscale is not writable: running with in-memory state/, fail("no warning about the read-only state directory", roState.output()));
     assert.match(roState.output(), /starting tailscaled \(state: memory/, fail("tailscaled did not get in-memory state", roState.output()));
+    await waitFor("no [v1] line", 20_000, async () => (/\[v1\] /.test(roState.output()) ? true : undefined)).catch(() =>
+      assert.fail(fail("TS_LOG_VERBOSITY=1 did not let [v1] lines through", roState.output())),
+    );
     const stop = await roState.stop();
     assert.equal(stop.code, 0, fail(`the in-memory container ended with ${stop.code}`));
   });
