@@ -40,7 +40,8 @@ export interface LocalRegistry {
   close(): Promise<void>;
 }
 
-export const REGISTRY_BINARY = "/usr/bin/docker-registry";
+/** Debian's package installs it on PATH as `docker-registry`. */
+export const REGISTRY_BINARY = "docker-registry";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,8 +86,8 @@ function basicUser(header: string | undefined): { user: string; password: string
 }
 
 export async function startLocalRegistry(opts: LocalRegistryOptions = {}): Promise<LocalRegistry> {
-  if (!existsSync(REGISTRY_BINARY)) {
-    throw new MissingToolError("docker-registry", "not installed", "apt-get install docker-registry (or bash scripts/setup-host.sh)");
+  if (!(process.env.PATH ?? "").split(":").some((d) => d && existsSync(join(d, REGISTRY_BINARY)))) {
+    throw new MissingToolError("docker-registry", "not found on PATH", "apt-get install docker-registry (or bash scripts/setup-host.sh)");
   }
   const mode = opts.auth ?? "none";
   const users = opts.users ?? {};
