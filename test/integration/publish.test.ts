@@ -353,3 +353,52 @@ test("an unreachable registry is a one-line error naming it", async () => {
   assert.equal(r.code, 1);
   assert.match(r.err, new RegExp(`error: cannot reach the registry at http://${host.replace(/\./g, "\\.")}: connection refused`));
 });
+
+test("the router update script's requests work against the registry: anonymous token, index, this platform's digest", async () => {
+  const reg = await startLocalRegistry({ auth: "token", users: { [USER]: PASSWORD }, anonymousPull: true });
+  try {
+    const target = `${reg.host}/${REPO}`;
+    const pub = await cli(["publish", target, "--oci", layout], creds);
+    assert.equal(pub.code, 0, pub.err);
+    const { parseRouterConfig } = await import("../../src/routeros/config.js");
+    const { buildPlan } = await import("../../src/routeros/plan.js");
+    const { renderUpdateBody } = await import("../../src/routeros/update-script.js");
+    const { anonymousPullTokenUrl } = await import("../../src/release/registry.js");
+    const tokenUrl = await anonymousPullTokenUrl(reg.host, REPO, { plainHttp: true });
+    assert.ok(tokenUrl, "the token registry names a realm");
+    const unescape = (s: string) => s.replace(/\\([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))).replace(/\\(.)/g, "$1");
+    for (const p of local.platforms) {
+      const routerArch = p.arch === "amd64" ? "x86" : p.arch === "arm64" ? "arm64" : p.variant === "v5" ? "arm32v5" : "arm";
+      const yaml = `
+routeros: { version: "7.22", arch: ${routerArch} }
+image: { remote: "${target}:stable" }
+network: { veth: { address: 172.17.0.2/24, gateway: 172.17.0.1 } }
+storage: { rootDir: usb1/tailscale/root, stateDir: usb1/tailscale/state }
+`;
+      const config = parseRouterConfig(yaml, "router.yaml", work);
+      const body = renderUpdateBody(config, buildPlan(config, { resolveSecrets: false }), { tokenUrl, plainHttp: true });
+      const str = (name: string) => unescape(new RegExp(`^:local ${name} "((?:[^"\\\\]|\\\\.)*)"$`, "m").exec(body)![1]!);
+      // What /tool/fetch would send: the token URL as written, then the manifest URL with the script's headers.
+      const tok = await (await fetch(str("tokenUrl"))).json() as { token?: string };
+      assert.ok(tok.token, "an anonymous pull token");
+      const headers = /:local headers "([^"]*)"/.exec(body)![1]!.split(",").concat(`Authorization: Bearer ${tok.token}`);
+      const res = await fetch(str("manifestUrl"), { headers: Object.fromEntries(headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 1).trim()])) });
+      assert.equal(res.status, 200);
+      const idx = (await res.json()) as { manifests: Descriptor[] };
+      const cond = /:if \((.*)\) do=\{ :set want/.exec(body)![1]!;
+      const picked = idx.manifests.filter((m) => {
+        const pl = m.platform!;
+        const v = pl.variant ?? "";
+        // The script's condition, evaluated for this entry.
+        const js = cond
+          .replace(/\(\$pl->"architecture"\)/g, JSON.stringify(pl.architecture))
+          .replace(/\[:tostr \(\$pl->"variant"\)\]/g, JSON.stringify(v))
+          .replace(/ = /g, " === ");
+        return Function(`return (${js});`)() as boolean;
+      });
+      assert.deepEqual(picked.map((m) => m.digest), [p.digest], `${routerArch}: the script picks exactly its platform's manifest`);
+    }
+  } finally {
+    await reg.close();
+  }
+});
