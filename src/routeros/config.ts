@@ -126,7 +126,8 @@ export const RouterConfigSchema = z
         useExitNode: z.string().optional(),
         loginServer: z.string().url().optional(),
         authKey: AuthKeySchema.default("none"),
-        acceptDns: z.boolean().default(false),
+        /** Default: true when dns.forward sends names to MagicDNS (it answers tailnet names only then). */
+        acceptDns: z.boolean().optional(),
         authOnce: z.boolean().default(true),
         extraArgs: z.string().optional(),
         tailscaledExtraArgs: z.string().optional(),
@@ -325,6 +326,10 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   const subnet = vethAddr.prefix;
   const tailnet = parsePrefix(TAILNET_V4)!;
   if (overlaps(subnet, tailnet)) fail(source, "network.veth.address", `container subnet ${subnet.text} overlaps the tailnet range ${TAILNET_V4}`);
+  if (c.tailscale.acceptDns === false && c.dns.forward.length > 0) {
+    // Seen in the end-to-end tests: with accept-dns off, 100.100.100.100 does not answer tailnet names.
+    fail(source, "tailscale.acceptDns", `is false, but dns.forward sends ${c.dns.forward.join(", ")} to MagicDNS, which answers tailnet names only when tailscaled accepts DNS; set acceptDns: true or dns.forward: []`);
+  }
   for (const [i, d] of c.container.dns.entries()) {
     if (!parseIp(d)) fail(source, `container.dns[${i}]`, `'${d}' is not an IP address`);
   }
@@ -406,7 +411,7 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
       useExitNode: c.tailscale.useExitNode,
       loginServer: c.tailscale.loginServer,
       authKey: authKeySource(c.tailscale.authKey),
-      acceptDns: c.tailscale.acceptDns,
+      acceptDns: c.tailscale.acceptDns ?? c.dns.forward.length > 0,
       authOnce: c.tailscale.authOnce,
       extraArgs: c.tailscale.extraArgs,
       tailscaledExtraArgs: c.tailscale.tailscaledExtraArgs,

@@ -129,9 +129,9 @@
 }
 # env TS_ACCEPT_DNS
 :if ([:len [/container/envs/find where list="tailscale" key="TS_ACCEPT_DNS"]] = 0) do={
-    /container/envs/add list=tailscale key=TS_ACCEPT_DNS value=false
+    /container/envs/add list=tailscale key=TS_ACCEPT_DNS value=true
 } else={
-    /container/envs/set [/container/envs/find where list="tailscale" key="TS_ACCEPT_DNS"] value=false
+    /container/envs/set [/container/envs/find where list="tailscale" key="TS_ACCEPT_DNS"] value=true
 }
 # env TS_AUTH_ONCE
 :if ([:len [/container/envs/find where list="tailscale" key="TS_AUTH_ONCE"]] = 0) do={
