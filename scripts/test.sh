@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
-npx tsc -p tsconfig.json --noEmit && npx tsc -p bench/tsconfig.json --noEmit
+npx tsc -p tsconfig.json --noEmit && npx tsc -p test/tsconfig.json && npx tsc -p bench/tsconfig.json --noEmit
 
 only=${TEST_ONLY:-all}
 if [ "$only" != unit ]; then
