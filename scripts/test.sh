@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 npx tsc -p tsconfig.json --noEmit && npx tsc -p test/tsconfig.json && npx tsc -p bench/tsconfig.json --noEmit
+# The Go side: the overlay added to tailscaled and the CA bundle tool.
+(cd go && GOTOOLCHAIN=local go vet ./... && GOTOOLCHAIN=local go test ./...)
 
 only=${TEST_ONLY:-all}
 if [ "$only" != unit ]; then

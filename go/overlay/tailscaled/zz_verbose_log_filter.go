@@ -31,13 +31,15 @@ type verboseFilter struct {
 
 // The log package hands Write one whole line at a time. Verbose lines carry a
 // "[vN] " marker near the start, after the timestamp and any logger prefix;
-// "[v\x00JSON]" lines are structured records meant only for logtail.
+// "[v\x00JSON]" lines are structured records meant only for logtail. The rate
+// limiter's "[RATELIMIT] format(...)" notices quote such a format string, the
+// NUL escaped as text, so that spelling is dropped too.
 func (f *verboseFilter) Write(p []byte) (int, error) {
 	head := p
-	if len(head) > 96 {
-		head = head[:96]
+	if len(head) > 128 {
+		head = head[:128]
 	}
-	if bytes.Contains(head, []byte("[v\x00JSON]")) {
+	if bytes.Contains(head, []byte("[v\x00JSON]")) || bytes.Contains(head, []byte(`[v\x00JSON]`)) {
 		return len(p), nil
 	}
 	if i := bytes.Index(head, []byte("[v")); i >= 0 && i+4 < len(head) && head[i+3] == ']' && head[i+4] == ' ' {
