@@ -9,14 +9,14 @@
  * This module does the file system work (read the trees, write atomically);
  * the bytes come from the pure modules beside it. See docs/images.md.
  */
-import { open, rename, rm, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { architecture, type ArchName } from "../arch.js";
 import type { BuildRecord } from "../build/record.js";
 import { FailureError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { readTree } from "../rootfs/read-tree.js";
-import { atomicDirectory, tempSibling } from "../util/fsx.js";
+import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
 import { imageConfig, imageLabels, imageTag, repoTag, OCI_LABEL, rfc3339, type ImageMeta } from "./config.js";
 import { digestHex } from "./digest.js";
@@ -52,25 +52,6 @@ export const imageFiles = {
   ociDir: "oci",
   ociArchive: (tailscaleVersion: string) => `mikrotik-tailscale-${tailscaleVersion}-oci.tar`,
 };
-
-/** Writes bytes under a temporary name, flushes them to disk, then renames into place. */
-async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempSibling(path);
-  try {
-    const fh = await open(tmp, "w", 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 export async function writeImages(opts: WriteImagesOptions): Promise<{ files: string[] }> {
   if (opts.records.length === 0) throw new FailureError("no built architectures to write images for");
@@ -133,8 +114,8 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
       });
       const tarPath = join(opts.distDir, imageFiles.dockerArchive(tsVersion, arch.name));
       const sbomPath = join(opts.distDir, imageFiles.sbom(tsVersion, arch.name));
-      await writeAtomic(sbomPath, sbom);
-      await writeAtomic(tarPath, archive);
+      await atomicWriteFile(sbomPath, sbom);
+      await atomicWriteFile(tarPath, archive);
       files.push(tarPath, sbomPath);
       opts.progress.info(`${tarPath}: ${archive.length} bytes, config ${config.digest}, layer ${layer.diffId}`);
       oci.push({
@@ -173,7 +154,7 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
       }
     });
     const ociTar = join(opts.distDir, imageFiles.ociArchive(tsVersion));
-    await writeAtomic(ociTar, packFiles(layout.files, mtime));
+    await atomicWriteFile(ociTar, packFiles(layout.files, mtime));
     files.push(ociDir, ociTar);
     opts.progress.info(`${ociDir}: index ${layout.indexDigest} (ref ${opts.imageVersion}; per arch ${opts.imageVersion}-<arch>)`);
     opts.progress.detail(`manifests: ${layout.manifests.map((m) => `${m.arch}=${digestHex(m.digest).slice(0, 12)}`).join(" ")}`);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, writeFile, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 
 export async function sha256File(path: string): Promise<string> {
@@ -18,12 +18,21 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 
-/** Writes a file so that readers see either the old content or the complete new one. */
-export async function atomicWriteFile(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
+/**
+ * Writes a file so that readers see either the old content or the complete
+ * new one: temporary name, flushed to disk, then renamed into place.
+ */
+export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
-    await writeFile(tmp, data, mode === undefined ? undefined : { mode });
+    const fh = await open(tmp, "w", mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
