@@ -8,10 +8,11 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { allArchitectures, architecture, type Architecture } from "../src/arch.js";
+import { architecture, parseArchList, type Architecture } from "../src/arch.js";
 import { imageFiles } from "../src/image/index.js";
 import { loadGoModPins } from "../src/pins.js";
 import { ensureHeadscale } from "../test/support/headscale.js";
+import { runCmd } from "../test/support/netns.js";
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from "./src/args.js";
 import { buildStock, busyboxSourcesDir, compareOutputs, fileSize, runCliBuild, type CliBuild, type StockBuild } from "./src/builds.js";
 import { ourFlashRow, STOCK_NOTE, stockFlashRow } from "./src/flash.js";
@@ -130,7 +131,9 @@ async function buildStep(opts: BenchOptions, snap: Snapshot, art: Artifacts, arc
     const cold = await step("cold build (fresh step cache and Go build cache)", () =>
       runCliBuild({ what: "cold", srcDir: snap.dir, outDir: join(opts.workDir, "builds", "cold"), profile: "small", arches, env, log }),
     );
-    log(`  cold build: ${cold.timing.seconds.toFixed(0)} s`);
+    const du = async (d: string) => Number((await runCmd("du", ["-sb", d], { timeoutMs: 120_000 })).stdout.split(/\s/)[0] ?? 0);
+    const coldCacheBytes = { goBuild: await du(env.GOCACHE!), steps: await du(env.MIKROTIK_TAILSCALE_CACHE!) };
+    log(`  cold build: ${cold.timing.seconds.toFixed(0)} s; it filled ${(coldCacheBytes.goBuild / 1e6).toFixed(0)} MB of Go build cache`);
     const warm = await step("warm build (same caches again)", () =>
       runCliBuild({ what: "warm", srcDir: snap.dir, outDir: join(opts.workDir, "builds", "warm"), profile: "small", arches, env, log }),
     );
@@ -146,6 +149,7 @@ async function buildStep(opts: BenchOptions, snap: Snapshot, art: Artifacts, arc
       cold: { ...cold.timing, what: "cold (empty caches)" },
       warm: { ...warm.timing, what: "warm (caches of the cold build)" },
       reference: { ...independent.timing, what: "independent build (the machine's usual caches)" },
+      coldCacheBytes,
       reproducibility: {
         sourceDateEpoch: snap.commitTime,
         between:
@@ -182,6 +186,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write("bench: memory and throughput need root (network namespaces, runc); run as root or pick --only flash,build\n");
     return 1;
   }
+  if (runtime) {
+    const missing: string[] = [];
+    for (const tool of ["iperf3", "runc", "ip", "ss", "dd", "sync"]) {
+      if ((await runCmd("sh", ["-c", `command -v ${tool}`], { timeoutMs: 5_000 })).code !== 0) missing.push(tool);
+    }
+    if (missing.length) {
+      process.stderr.write(`bench: missing ${missing.join(", ")} (Debian: apt-get install iperf3 runc iproute2 coreutils; scripts/bootstrap.sh installs them)\n`);
+      return 1;
+    }
+  }
   await mkdir(opts.workDir, { recursive: true });
   await mkdir(opts.reportDir, { recursive: true });
   const resultsPath = join(opts.reportDir, "results.json");
@@ -197,9 +211,18 @@ async function main(argv: string[]): Promise<number> {
   log(`steps: ${opts.steps.join(", ")}; work folder ${opts.workDir}`);
   const snap = await step("snapshot of the committed HEAD", () => snapshotHead(join(opts.workDir, "src")));
   log(`  commit ${snap.commit.slice(0, 12)}, SOURCE_DATE_EPOCH ${snap.commitTime}`);
-  const all = allArchitectures();
-  const needAll = opts.steps.includes("flash") || opts.steps.includes("build");
-  const art = new Artifacts(snap, opts.workDir, needAll ? all : [architecture("amd64")]);
+  let all: Architecture[];
+  try {
+    all = parseArchList(opts.arches.join(","));
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    return 2;
+  }
+  // One build per profile serves every step: the architectures flash and build
+  // look at, plus amd64 for the nodes of memory and throughput.
+  const artArches = opts.steps.includes("flash") || opts.steps.includes("build") ? [...all] : [];
+  if (runtime && !artArches.some((a) => a.name === "amd64")) artArches.unshift(architecture("amd64"));
+  const art = new Artifacts(snap, opts.workDir, parseArchList(artArches.map((a) => a.name).join(",")));
 
   if (opts.steps.includes("flash")) {
     const rows = await step("flash", () => flashStep(art, all));

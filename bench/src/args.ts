@@ -14,6 +14,8 @@ export interface BenchOptions {
   idleSeconds: number;
   /** Memory: seconds of traffic before the second reading. */
   trafficSeconds: number;
+  /** Architectures for the flash and build steps (empty: all four). */
+  arches: string[];
   /** Work folder for builds, snapshots and labs (git-ignored). */
   workDir: string;
   /** Where results.json and REPORT.md go. */
@@ -32,6 +34,7 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
   --seconds N        throughput: seconds per run (default 10)
   --idle N           memory: seconds idle after joining (default 30)
   --traffic N        memory: seconds of traffic before the second reading (default 30)
+  --arch LIST        flash and build: these architectures only (default: all four)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
   -h, --help         this text
@@ -70,6 +73,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         seconds: { type: "string" },
         idle: { type: "string" },
         traffic: { type: "string" },
+        arch: { type: "string" },
         work: { type: "string" },
         "report-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -85,6 +89,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     seconds: positiveInt("seconds", v.seconds, 10, 300),
     idleSeconds: positiveInt("idle", v.idle, 30, 600),
     trafficSeconds: positiveInt("traffic", v.traffic, 30, 600),
+    arches: (v.arch ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,
     help: v.help ?? false,

@@ -245,6 +245,11 @@ function throughputSection(r: Results): string[] {
     table(["build", "median Mbit/s", "min", "max", "spread (max−min)/median", "each run", "retransmits/run", "of stock"], rows, ["l", "r", "r", "r", "r", "l", "r", "r"]),
     "",
   );
+  if (t.loadBefore?.length) {
+    const lo = Math.min(...t.loadBefore);
+    const hi = Math.max(...t.loadBefore);
+    out.push(`The machine's 1-minute load average before the runs ranged from ${lo.toFixed(2)} to ${hi.toFixed(2)} (2 or more on 2 cores means other work competed).`, "");
+  }
   const paths = VARIANTS.map((v) => t.variants[v] && `${v}: ${t.variants[v]!.path}`).filter(Boolean);
   if (paths.length) out.push(`Path between the nodes (\`tailscale ping\`): ${paths.join("; ")}.`, "");
   out.push("For scale, published router figures (not comparable): hAP ax2 / ax3 ~50-65 Mbps (Fluent issues #49, README).", "");
@@ -270,6 +275,14 @@ function buildSection(r: Results): string[] {
     ...cols.map((c) => (t.byArch[c] !== undefined ? `${t.byArch[c]!.toFixed(1)} s` : "–")),
   ]);
   out.push(table(["build", "wall time", ...cols.map((c) => (c === "shared" ? "shared steps" : c))], rows), "");
+  if (b.coldCacheBytes) {
+    out.push(`The cold build filled ${mb(b.coldCacheBytes.goBuild)} of Go build cache and ${mb(b.coldCacheBytes.steps)} of step cache from empty.`, "");
+  }
+  out.push(
+    "Per-architecture columns add up that architecture's steps (busybox, Tailscale, UPX, root filesystem);",
+    "shared steps are the feature tags, the CA bundle and writing every image file.",
+    "",
+  );
   const rp = b.reproducibility;
   out.push(
     `Reproducibility: ${rp.between}, SOURCE_DATE_EPOCH=${rp.sourceDateEpoch}: ` +

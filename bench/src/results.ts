@@ -93,6 +93,8 @@ export interface ThroughputSection {
   runs: number;
   seconds: number;
   variants: Partial<Record<Variant, { runs: IperfRun[]; mbps: Summary; path: string }>>;
+  /** The machine's 1-minute load average before each run, in running order: others' work shows here. */
+  loadBefore?: number[];
 }
 
 export interface BuildTiming {
@@ -114,6 +116,8 @@ export interface BuildSection {
   arches: string[];
   cold: BuildTiming;
   warm: BuildTiming;
+  /** Bytes the cold build left in its fresh caches: proof it started from nothing. */
+  coldCacheBytes?: { goBuild: number; steps: number };
   /** The independent build (default caches) the cold one is compared with. */
   reference?: BuildTiming;
   reproducibility: {

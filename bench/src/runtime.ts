@@ -3,6 +3,7 @@
  * (small, fast, stock), all up at once so the throughput runs can take turns
  * and drift on a shared machine spreads over every build alike.
  */
+import { loadavg } from "node:os";
 import { mbps } from "./iperf.js";
 import { medianSample, type MemorySample } from "./procmem.js";
 import type { MemorySection, NodeMemory, ThroughputSection, Variant } from "./results.js";
@@ -100,8 +101,10 @@ export async function runRuntime(o: RuntimeOptions): Promise<RuntimeResult> {
 
     if (o.throughput) {
       const runs = new Map<Variant, IperfRun[]>(pairs.map((p) => [p.src.variant, []]));
+      const loadBefore: number[] = [];
       for (let round = 0; round < o.runs; round++) {
         for (const pair of rotation(pairs, round)) {
+          loadBefore.push(Math.round(loadavg()[0]! * 100) / 100);
           const r = await pair.iperf(o.seconds);
           runs.get(pair.src.variant)!.push(r);
           o.log(`throughput round ${round + 1}/${o.runs}, ${pair.src.variant}: ${mbps(r.receivedBps).toFixed(0)} Mbit/s`);
@@ -112,7 +115,7 @@ export async function runRuntime(o: RuntimeOptions): Promise<RuntimeResult> {
         const rs = runs.get(pair.src.variant)!;
         variants[pair.src.variant] = { runs: rs, mbps: summarize(rs.map((r) => mbps(r.receivedBps))), path: pair.path };
       }
-      result.throughput = { runs: o.runs, seconds: o.seconds, variants };
+      result.throughput = { runs: o.runs, seconds: o.seconds, variants, loadBefore };
     }
     return result;
   } finally {
