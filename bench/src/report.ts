@@ -248,7 +248,7 @@ function throughputSection(r: Results): string[] {
   if (t.loadBefore?.length) {
     const lo = Math.min(...t.loadBefore);
     const hi = Math.max(...t.loadBefore);
-    out.push(`The machine's 1-minute load average before the runs ranged from ${lo.toFixed(2)} to ${hi.toFixed(2)} (2 or more on 2 cores means other work competed).`, "");
+    out.push(`The machine's 1-minute load average before the runs ranged from ${lo.toFixed(2)} to ${hi.toFixed(2)}; it includes the benchmark's own previous run (about 2 on 2 cores), so only a figure well above that shows other work competing.`, "");
   }
   const paths = VARIANTS.map((v) => t.variants[v] && `${v}: ${t.variants[v]!.path}`).filter(Boolean);
   if (paths.length) out.push(`Path between the nodes (\`tailscale ping\`): ${paths.join("; ")}.`, "");
