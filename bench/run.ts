@@ -181,6 +181,16 @@ async function main(argv: string[]): Promise<number> {
   }
   opts.workDir = resolve(opts.workDir);
   opts.reportDir = resolve(opts.reportDir);
+  if (opts.renderOnly) {
+    const results = await loadResults(join(opts.reportDir, "results.json"));
+    if (!results) {
+      process.stderr.write(`bench: no results in ${join(opts.reportDir, "results.json")} to render\n`);
+      return 1;
+    }
+    await writeAtomic(join(opts.reportDir, "REPORT.md"), renderReport(results));
+    log(`wrote ${join(opts.reportDir, "REPORT.md")} from results.json`);
+    return 0;
+  }
   const runtime = opts.steps.includes("memory") || opts.steps.includes("throughput");
   if (runtime && process.getuid?.() !== 0) {
     process.stderr.write("bench: memory and throughput need root (network namespaces, runc); run as root or pick --only flash,build\n");

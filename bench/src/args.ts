@@ -20,6 +20,8 @@ export interface BenchOptions {
   workDir: string;
   /** Where results.json and REPORT.md go. */
   reportDir: string;
+  /** Only write REPORT.md again from results.json: no measuring. */
+  renderOnly: boolean;
   help: boolean;
 }
 
@@ -37,10 +39,12 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
   --arch LIST        flash and build: these architectures only (default: all four)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
+  --render-only      write REPORT.md again from results.json, measuring nothing
   -h, --help         this text
 
 Needs root (network namespaces, runc) and the build tools (npm run images
-installs them). Takes about 40 minutes on 2 cores when nothing is cached.`;
+installs them). Takes about 40 minutes on 2 cores when nothing is cached, about 15 when
+the fast and stock builds are.`;
 
 export class BenchUsageError extends Error {}
 
@@ -76,6 +80,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         arch: { type: "string" },
         work: { type: "string" },
         "report-dir": { type: "string" },
+        "render-only": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -92,6 +97,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     arches: (v.arch ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,
+    renderOnly: v["render-only"] ?? false,
     help: v.help ?? false,
   };
 }

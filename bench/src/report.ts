@@ -203,6 +203,15 @@ function memorySection(r: Results): string[] {
     line(`PSS after traffic, ${who}`, "afterTraffic", "pssKiB", node);
   }
   out.push(table(["reading", ...present], rows), "");
+  const rate = present.map((v) => m.variants[v]!.trafficMbps).filter((x): x is number => typeof x === "number");
+  if (rate.length) {
+    out.push(
+      `The traffic phase ran at ${Math.min(...rate).toFixed(0)}-${Math.max(...rate).toFixed(0)} Mbit/s, many times what a router's CPU pushes;`,
+      "the readings after it show the Go heap grown for that rate (returned to the kernel only",
+      "gradually), not what a router would hold at its own speed.",
+      "",
+    );
+  }
   out.push(
     `Reference image: ~${REFERENCE_ARM64.rssMB} MB resident after start on an arm64 router with netstack`,
     `(~${REFERENCE_ARM64.rssNoNetstackMB} MB without), as published (${REFERENCE_SOURCE}): a different`,
@@ -276,7 +285,7 @@ function buildSection(r: Results): string[] {
   ]);
   out.push(table(["build", "wall time", ...cols.map((c) => (c === "shared" ? "shared steps" : c))], rows), "");
   if (b.coldCacheBytes) {
-    out.push(`The cold build filled ${mb(b.coldCacheBytes.goBuild)} of Go build cache and ${mb(b.coldCacheBytes.steps)} of step cache from empty.`, "");
+    out.push(`The cold build filled ${int(b.coldCacheBytes.goBuild / 1e6)} MB of Go build cache and ${int(b.coldCacheBytes.steps / 1e6)} MB of step cache, starting from empty.`, "");
   }
   out.push(
     "Per-architecture columns add up that architecture's steps (busybox, Tailscale, UPX, root filesystem);",
@@ -355,9 +364,10 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "## Reproducing",
     "",
     "```sh",
-    "npm run bench                                  # everything, about 40 minutes on 2 cores when nothing is cached",
+    "npm run bench                                  # everything: ~40 min on 2 cores with nothing cached, ~15 min with the fast and stock builds cached",
     "npm run bench -- --only flash,memory           # some steps; results.json keeps the other sections",
     "npm run bench -- --only throughput --runs 9    # more runs",
+    "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",
     "Needs root (network namespaces, runc) on Debian 12 with the build tools (`npm run images`",

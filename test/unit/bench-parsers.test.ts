@@ -142,6 +142,8 @@ test("command line: steps, numbers and their limits; defaults", () => {
   assert.deepEqual(p.steps, ["flash", "build"], "steps run in their fixed order");
   assert.deepEqual([p.runs, p.seconds, p.workDir, p.help], [9, 20, "x", true]);
   assert.deepEqual(o.arches, [], "no --arch: every architecture");
+  assert.equal(o.renderOnly, false);
+  assert.equal(parseBenchArgs(["--render-only"], d).renderOnly, true);
   assert.deepEqual(parseBenchArgs(["--arch", "arm64, armv5"], d).arches, ["arm64", "armv5"]);
   assert.throws(() => parseBenchArgs(["--only", "flash,speed"], d), (e: unknown) => e instanceof BenchUsageError && /unknown step 'speed'/.test(e.message));
   assert.throws(() => parseBenchArgs(["--runs", "0"], d), /--runs must be a whole number from 1 to 50/);
