@@ -72,6 +72,11 @@ export function findTailscaled(pids: readonly number[], comm: (pid: number) => s
   return found[0]!;
 }
 
+/** A node's host name: a DNS label made of the build's name and the node's letter. */
+export function nodeHostname(variant: string, node: "a" | "b"): string {
+  return `${variant}-${node}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+/, "").slice(0, 63);
+}
+
 /** "via 10.214.1.2:41641" from `tailscale ping` output, or "DERP(...)"; undefined when there was no pong. */
 export function parsePingPath(text: string): string | undefined {
   const lines = text.split("\n").filter((l) => l.startsWith("pong from"));
@@ -140,9 +145,9 @@ export class NodePair {
         id: node,
         image,
         role: node,
-        hostname: `${v}-${node}`,
+        hostname: nodeHostname(v, node),
         stateDir: join(lab.dir, `state-${node}`),
-        env: { TS_AUTHKEY: await this.hs.preAuthKey(user), TS_LOGIN_SERVER: this.hs.url, TS_HOSTNAME: `${v}-${node}` },
+        env: { TS_AUTHKEY: await this.hs.preAuthKey(user), TS_LOGIN_SERVER: this.hs.url, TS_HOSTNAME: nodeHostname(v, node) },
       });
     this.a = await mk("a", imgA);
     this.b = await mk("b", imgB);
@@ -151,6 +156,7 @@ export class NodePair {
     const up = (c: Container) =>
       waitFor(`${v}: ${c.id} did not log in`, 120_000, async () => {
         if (!c.running) throw new StopWaiting(`container ended: ${c.output().slice(-2000)}`);
+        if (/tailscale up failed/.test(c.output())) throw new StopWaiting("the entrypoint's tailscale up failed (see the node's log below)");
         const s = await tsStatus(c);
         return s.BackendState === "Running" ? v4(s.Self?.TailscaleIPs) : undefined;
       }, 1000);

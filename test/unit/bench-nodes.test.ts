@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTailscaled, isDirectPath, nodeImage, parsePingPath, swapInStock } from "../../bench/src/nodes.js";
+import { findTailscaled, isDirectPath, nodeHostname, nodeImage, parsePingPath, swapInStock } from "../../bench/src/nodes.js";
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "bench-nodes-"));
@@ -112,4 +112,10 @@ test("tailscale ping: the last pong's path; direct only for an address and port"
   assert.ok(isDirectPath("[fd7a::1]:41641"));
   assert.ok(!isDirectPath("DERP(lab)"));
   assert.ok(!isDirectPath(undefined));
+});
+
+test("node host names are DNS labels, whatever a build is called", () => {
+  assert.equal(nodeHostname("small", "a"), "small-a");
+  assert.equal(nodeHostname("Small+GRO", "b"), "small-gro-b");
+  assert.equal(nodeHostname("x".repeat(80), "a").length, 63);
 });
