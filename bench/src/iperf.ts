@@ -17,6 +17,10 @@ export interface IperfRun {
   /** CPU use of the iperf3 client and server, percent of one machine. */
   cpuClientPct?: number;
   cpuServerPct?: number;
+  /** CPU seconds both tailscaled processes used during the run (filled in by the benchmark, not iperf3). */
+  tailscaledCpuSeconds?: number;
+  /** Bytes the receiver got. */
+  receivedBytes?: number;
 }
 
 export class IperfError extends Error {}
@@ -56,6 +60,7 @@ export function parseIperf3Json(text: string): IperfRun {
     seconds,
     localHost: typeof connected?.local_host === "string" ? connected.local_host : "",
     remoteHost: typeof connected?.remote_host === "string" ? connected.remote_host : "",
+    receivedBytes: num(received?.bytes),
     cpuClientPct: num(cpu?.host_total),
     cpuServerPct: num(cpu?.remote_total),
   };
@@ -64,4 +69,10 @@ export function parseIperf3Json(text: string): IperfRun {
 /** Megabits per second, for people. */
 export function mbps(bps: number): number {
   return bps / 1e6;
+}
+
+/** tailscaled CPU seconds (both nodes) per gigabyte delivered: the cost of the tunnel, less sensitive than Mbit/s to other work on the machine. */
+export function cpuSecondsPerGB(run: IperfRun): number | undefined {
+  if (run.tailscaledCpuSeconds === undefined || !run.receivedBytes) return undefined;
+  return run.tailscaledCpuSeconds / (run.receivedBytes / 1e9);
 }

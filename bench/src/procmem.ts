@@ -76,3 +76,18 @@ export function medianSample(samples: readonly MemorySample[]): MemorySample {
   }
   return out as MemorySample;
 }
+
+/** User + system CPU time of a process in clock ticks, from /proc/<pid>/stat (fields 14 and 15). */
+export function parseProcStatTicks(stat: string): number {
+  // The command name (field 2) is in parentheses and may hold spaces or ')'.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime) || rest.length < 13) throw new Error("unexpected /proc/<pid>/stat format");
+  return utime + stime;
+}
+
+/** CPU seconds a process has used so far (ticks are USER_HZ, 100 on Linux for every architecture that matters here). */
+export async function readCpuSeconds(pid: number, procRoot = "/proc", ticksPerSecond = 100): Promise<number> {
+  return parseProcStatTicks(await readFile(`${procRoot}/${pid}/stat`, "utf8")) / ticksPerSecond;
+}

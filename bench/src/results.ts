@@ -92,7 +92,7 @@ export interface ThroughputSection {
   meta: RunMeta;
   runs: number;
   seconds: number;
-  variants: Partial<Record<Variant, { runs: IperfRun[]; mbps: Summary; path: string }>>;
+  variants: Partial<Record<Variant, { runs: IperfRun[]; mbps: Summary; path: string; cpuSecondsPerGB?: Summary }>>;
   /** The machine's 1-minute load average before each run, in running order: others' work shows here. */
   loadBefore?: number[];
 }

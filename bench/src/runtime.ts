@@ -4,7 +4,7 @@
  * and drift on a shared machine spreads over every build alike.
  */
 import { loadavg } from "node:os";
-import { mbps } from "./iperf.js";
+import { cpuSecondsPerGB, mbps } from "./iperf.js";
 import { medianSample, type MemorySample } from "./procmem.js";
 import type { MemorySection, NodeMemory, ThroughputSection, Variant } from "./results.js";
 import { rotation, summarize } from "./stats.js";
@@ -107,13 +107,20 @@ export async function runRuntime(o: RuntimeOptions): Promise<RuntimeResult> {
           loadBefore.push(Math.round(loadavg()[0]! * 100) / 100);
           const r = await pair.iperf(o.seconds);
           runs.get(pair.src.variant)!.push(r);
-          o.log(`throughput round ${round + 1}/${o.runs}, ${pair.src.variant}: ${mbps(r.receivedBps).toFixed(0)} Mbit/s`);
+          const c = cpuSecondsPerGB(r);
+          o.log(`throughput round ${round + 1}/${o.runs}, ${pair.src.variant}: ${mbps(r.receivedBps).toFixed(0)} Mbit/s${c === undefined ? "" : `, tailscaled ${c.toFixed(2)} CPU s/GB`}`);
         }
       }
       const variants: ThroughputSection["variants"] = {};
       for (const pair of pairs) {
         const rs = runs.get(pair.src.variant)!;
-        variants[pair.src.variant] = { runs: rs, mbps: summarize(rs.map((r) => mbps(r.receivedBps))), path: pair.path };
+        const cpu = rs.map(cpuSecondsPerGB).filter((x): x is number => x !== undefined);
+        variants[pair.src.variant] = {
+          runs: rs,
+          mbps: summarize(rs.map((r) => mbps(r.receivedBps))),
+          path: pair.path,
+          ...(cpu.length ? { cpuSecondsPerGB: summarize(cpu) } : {}),
+        };
       }
       result.throughput = { runs: o.runs, seconds: o.seconds, variants, loadBefore };
     }

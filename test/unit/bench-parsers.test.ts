@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BenchUsageError, parseBenchArgs, parseSteps } from "../../bench/src/args.js";
 import { reclaimTarget } from "../../bench/src/cgroup.js";
-import { IperfError, mbps, parseIperf3Json } from "../../bench/src/iperf.js";
+import { cpuSecondsPerGB, IperfError, mbps, parseIperf3Json } from "../../bench/src/iperf.js";
 import { osName } from "../../bench/src/machine.js";
-import { medianSample, parseKbLines, parseMemory, readMemory } from "../../bench/src/procmem.js";
+import { medianSample, parseKbLines, parseMemory, parseProcStatTicks, readCpuSeconds, readMemory } from "../../bench/src/procmem.js";
 import { parseStepTimes, secondsByArch } from "../../bench/src/progress-log.js";
 import { median, rotation, summarize } from "../../bench/src/stats.js";
 
@@ -24,6 +24,24 @@ test("iperf3 -J: a finished TCP run gives receiver and sender rates, hosts, retr
   assert.ok(Math.abs(r.seconds - 2.00318) < 1e-9);
   assert.ok(r.cpuClientPct! > 0 && r.cpuServerPct! > 0);
   assert.equal(Math.round(mbps(r.receivedBps)), 12125);
+  assert.equal(r.receivedBytes, 3036151808);
+  assert.equal(cpuSecondsPerGB(r), undefined, "no CPU figure until the benchmark adds tailscaled's");
+  assert.ok(Math.abs(cpuSecondsPerGB({ ...r, tailscaledCpuSeconds: 6.072303616 })! - 2) < 1e-9);
+});
+
+test("/proc/<pid>/stat: user + system ticks, whatever the command name holds", async () => {
+  const stat = "4242 (tailscaled) S 1 4242 4242 0 -1 4194560 2895 0 0 0 150 37 0 0 20 0 12 0 1234 1676848000 50000 18446744073709551615\n";
+  assert.equal(parseProcStatTicks(stat), 187);
+  assert.equal(parseProcStatTicks(stat.replace("(tailscaled)", "(a) b (c)")), 187);
+  assert.throws(() => parseProcStatTicks("4242 (x) S 1"), /unexpected/);
+  const root = mkdtempSync(join(tmpdir(), "bench-proc-"));
+  try {
+    mkdirSync(join(root, "7"));
+    writeFileSync(join(root, "7", "stat"), stat);
+    assert.equal(await readCpuSeconds(7, root), 1.87);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("iperf3 -J: iperf3's own error, plain-text output and unfinished runs are IperfErrors", () => {
