@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidInputError } from "../errors.js";
+import { REF_NAME, type Descriptor } from "../image/oci.js";
 import { MEDIA } from "./registry.js";
 
 /*
@@ -12,17 +13,8 @@ import { MEDIA } from "./registry.js";
  * whose `subject` is one of those manifests.
  */
 
-export const REF_NAME = "org.opencontainers.image.ref.name";
+export { REF_NAME, type Descriptor };
 export const VERSION_ANNOTATION = "org.opencontainers.image.version";
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: { os: string; architecture: string; variant?: string };
-  artifactType?: string;
-  annotations?: Record<string, string>;
-}
 
 interface ManifestJson {
   mediaType?: string;
