@@ -67,8 +67,11 @@ test("targets: met, not met and not measured, at the boundaries", () => {
   assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met"]);
   assert.match(missed[0]!.measured, /3\.50 MB \(3,500,001 B = 3\.34 MiB\)/);
   assert.match(missed[1]!.measured, /fast 17\.6 MiB vs small 19\.5 MiB: 10% lower; anonymous \(never reclaimable\) fast 7\.8 MiB vs small 19\.5 MiB/);
-  assert.match(missed[2]!.measured, /^89% \(small 89 vs stock 100 Mbit\/s\)$/);
+  assert.match(missed[2]!.measured, /^89\.0% \(small 89 vs stock 100 Mbit\/s\)$/);
   assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), ["not measured", "not measured", "not measured"]);
+  const hair = evaluateTargets(sample({ arm64: 1, smallRss: 1, fastRss: 1, small: [1483.548], stock: [1648.413] }))[2]!;
+  assert.equal(hair.status, "not met");
+  assert.match(hair.measured, /^89\.9% /, "a ratio just under the target is not rounded up to it");
 });
 
 test("report: every section, machine and versions, and a pointer for what was not measured", () => {
@@ -79,7 +82,7 @@ test("report: every section, machine and versions, and a pointer for what was no
   assert.match(md, /\| arm64 \| small \| .* \| \*\*3\.95 MiB\*\* \| 4,139,950 \| 1\.00× \|/);
   assert.match(md, /\| arm64 \| reference image \| ~3\.47 MB \|/);
   assert.match(md, /fast 23\.9 MiB vs small 23\.4 MiB: 2% higher/);
-  assert.match(md, /\| small \| \*\*1100\*\* \| 1000 \| 1200 \| 18\.2% \| 1100, 1200, 1000 \| 2 \| 69% \|/);
+  assert.match(md, /\| small \| \*\*1100\*\* \| 1000 \| 1200 \| 18\.2% \| 1100, 1200, 1000 \| 2 \| 68\.7% \|/);
   assert.match(md, /## Build time and reproducibility\n\n_Not measured yet: `npm run bench -- --only build`\._/);
   assert.match(md, /npm run bench -- --only flash,memory/);
   assert.doesNotMatch(md, /undefined|NaN/);
