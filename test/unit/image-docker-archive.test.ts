@@ -7,6 +7,7 @@ import { imageConfig, imageLabels, repoTag, rfc3339 } from "../../src/image/conf
 import { dockerArchive, v1LayerId } from "../../src/image/docker-archive.js";
 import { buildLayer, type TreeEntry } from "../../src/image/layer.js";
 import { readTar } from "../../src/image/tar.js";
+import { fakeRecord } from "../support/records.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -14,28 +15,10 @@ const SDE = 1_700_000_000;
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 function record(arch: BuildRecord["arch"]): BuildRecord {
-  const a = allArchitectures().find((x) => x.name === arch)!;
-  return {
-    schema: 1,
-    arch,
-    platform: { os: "linux", ...a.platform },
-    profile: "small",
-    tailscale: {
-      version: "v1.102.5",
-      goVersion: "go1.26.8",
-      tags: ["ts_include_cli", "ts_omit_aws"],
-      features: ["osrouter", "netstack"],
-      omittedFeatures: ["aws"],
-      modules: [{ path: "tailscale.com", version: "v1.102.5", sum: "h1:aaa=" }],
-      goEnv: {},
-      ldflags: "-s -w",
-      gcflags: "all=-l",
-      upx: true,
-    },
-    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true },
-    caBundle: { module: "golang.org/x/crypto/x509roots/fallback", version: "v0.0.0-20250101000000-abcdef", sum: "h1:c=", sha256: "c".repeat(64), included: 120, droppedDistrustAfter: 1 },
-    sizes: { tailscale: 1, busybox: 1, caBundle: 1, other: 1, total: 4 },
-  };
+  return fakeRecord(arch, {
+    tailscale: { modules: [{ path: "tailscale.com", version: "v1.102.5", sum: "h1:aaa=" }], gcflags: "all=-l" },
+    caBundle: { version: "v0.0.0-20250101000000-abcdef", included: 120, droppedDistrustAfter: 1 },
+  });
 }
 
 const tree: TreeEntry[] = [

@@ -16,34 +16,14 @@ import { ImageFormatError, inspectLayout, inspectTar } from "../../src/image/ins
 import { buildLayer, type TreeEntry } from "../../src/image/layer.js";
 import { gzipLayer, ociLayout, packFiles, type OciImageInput } from "../../src/image/oci.js";
 import { readTar, writeTar, type TarEntry } from "../../src/image/tar.js";
+import { fakeRecord } from "../support/records.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const SDE = 1_700_000_000;
 
 function record(arch: BuildRecord["arch"]): BuildRecord {
-  const a = allArchitectures().find((x) => x.name === arch)!;
-  return {
-    schema: 1,
-    arch,
-    platform: { os: "linux", ...a.platform },
-    profile: "small",
-    tailscale: {
-      version: "v1.102.5",
-      goVersion: "go1.26.8",
-      tags: ["ts_include_cli", "ts_omit_aws"],
-      features: ["osrouter", "netstack"],
-      omittedFeatures: ["aws"],
-      modules: [],
-      goEnv: {},
-      ldflags: "-s -w",
-      gcflags: "",
-      upx: true,
-    },
-    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true },
-    caBundle: { module: "golang.org/x/crypto/x509roots/fallback", version: "v0.0.1", sum: "h1:c=", sha256: "c".repeat(64), included: 1, droppedDistrustAfter: 0 },
-    sizes: { tailscale: 1, busybox: 1, caBundle: 1, other: 1, total: 4 },
-  };
+  return fakeRecord(arch);
 }
 
 const tree: TreeEntry[] = [
