@@ -1,6 +1,7 @@
-import { copyFile } from "node:fs/promises";
+import { copyFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MissingToolError } from "../errors.js";
+import { FailureError, MissingToolError } from "../errors.js";
+import { readElf, upxArmPageMultipleHazard } from "./elf.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
 import { sha256File } from "../util/fsx.js";
@@ -34,9 +35,20 @@ export async function upxVersion(): Promise<string> {
   return v.join(".");
 }
 
+/** UPX releases from this one on do not have the ARM page-multiple bug. */
+export const UPX_ARM_FIXED = [4, 2, 4] as const;
+
 /** Packs a binary with UPX; cached by the input's hash and the UPX version. */
 export async function upxPack(input: string, label: string, progress: Progress): Promise<{ path: string; cacheHit: boolean }> {
   const version = await upxVersion();
+  if (!versionAtLeast(version.split(".").map(Number), UPX_ARM_FIXED)) {
+    const bad = upxArmPageMultipleHazard(readElf(new Uint8Array(await readFile(input)), label));
+    if (bad.length) {
+      throw new FailureError(
+        `${label}: a PT_LOAD segment is an exact multiple of 4096 bytes (${bad.map((b) => b.fileSize).join(", ")}); UPX ${version} packs such ARM binaries into ones that crash at start (fixed in UPX ${UPX_ARM_FIXED.join(".")}). Install UPX ${UPX_ARM_FIXED.join(".")}+ or build with --profile fast`,
+      );
+    }
+  }
   const inputHash = await sha256File(input);
   const { dir, hit } = await cachedDir("upx", cacheKey(["upx", version, UPX_ARGS.join(" "), inputHash]), async (out) => {
     progress.info(`upx ${UPX_ARGS.join(" ")} ${label} (upx ${version}; this takes a while)`);
