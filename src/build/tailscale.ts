@@ -7,6 +7,7 @@ import { loadGoModPins } from "../pins.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
 import { sha256 } from "../util/fsx.js";
+import { memoize } from "../util/memo.js";
 import type { Progress } from "../util/progress.js";
 import {
   buildTags,
@@ -32,11 +33,12 @@ export function goCommandEnv(extra: Record<string, string> = {}): NodeJS.Process
   };
 }
 
-export async function goVersion(): Promise<string> {
+/** The Go version every cache key includes; asked once per process. */
+export const goVersion = memoize(async (): Promise<string> => {
   const r = await tryRun("go", ["env", "GOVERSION"], { env: goCommandEnv() });
   if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "apt-get install golang-go (needs the version in go/go.mod)");
   return r.stdout.trim();
-}
+});
 
 async function goModInputs(): Promise<{ gomod: string; gosum: string }> {
   return {

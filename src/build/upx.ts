@@ -4,7 +4,8 @@ import { FailureError, MissingToolError } from "../errors.js";
 import { readElf, upxArmPageMultipleHazard } from "./elf.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
-import { sha256File } from "../util/fsx.js";
+import { sha256 } from "../util/fsx.js";
+import { memoize } from "../util/memo.js";
 import type { Progress } from "../util/progress.js";
 
 export const UPX_ARGS = ["--lzma", "--best"] as const;
@@ -25,7 +26,8 @@ export function versionAtLeast(v: readonly number[], min: readonly number[]): bo
   return true;
 }
 
-export async function upxVersion(): Promise<string> {
+/** The installed UPX's version, checked against the minimum; asked once per process. */
+export const upxVersion = memoize(async (): Promise<string> => {
   const r = await tryRun("upx", ["--version"]);
   const v = r ? parseUpxVersion(r.stdout) : null;
   if (!v) throw new MissingToolError("upx", "not installed", "apt-get install -t bookworm-backports upx-ucl");
@@ -33,7 +35,7 @@ export async function upxVersion(): Promise<string> {
     throw new MissingToolError("upx", `version ${v.join(".")} is older than ${UPX_MIN_VERSION.join(".")}`, "apt-get install -t bookworm-backports upx-ucl");
   }
   return v.join(".");
-}
+});
 
 /** UPX releases from this one on do not have the ARM page-multiple bug. */
 export const UPX_ARM_FIXED = [4, 2, 4] as const;
@@ -41,15 +43,16 @@ export const UPX_ARM_FIXED = [4, 2, 4] as const;
 /** Packs a binary with UPX; cached by the input's hash and the UPX version. */
 export async function upxPack(input: string, label: string, progress: Progress): Promise<{ path: string; cacheHit: boolean }> {
   const version = await upxVersion();
+  const bytes = new Uint8Array(await readFile(input));
   if (!versionAtLeast(version.split(".").map(Number), UPX_ARM_FIXED)) {
-    const bad = upxArmPageMultipleHazard(readElf(new Uint8Array(await readFile(input)), label));
+    const bad = upxArmPageMultipleHazard(readElf(bytes, label));
     if (bad.length) {
       throw new FailureError(
         `${label}: a PT_LOAD segment is an exact multiple of 4096 bytes (${bad.map((b) => b.fileSize).join(", ")}); UPX ${version} packs such ARM binaries into ones that crash at start (fixed in UPX ${UPX_ARM_FIXED.join(".")}). Install UPX ${UPX_ARM_FIXED.join(".")}+ or build with --profile fast`,
       );
     }
   }
-  const inputHash = await sha256File(input);
+  const inputHash = sha256(bytes);
   const { dir, hit } = await cachedDir("upx", cacheKey(["upx", version, UPX_ARGS.join(" "), inputHash]), async (out) => {
     progress.info(`upx ${UPX_ARGS.join(" ")} ${label} (upx ${version}; this takes a while)`);
     const target = join(out, "packed");
