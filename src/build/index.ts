@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
-import { configDir, projectRoot } from "../paths.js";
+import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
+import { readReleaseRecord } from "../release/release.js";
+import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
 import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
@@ -54,9 +56,9 @@ export async function recordsIn(outDir: string): Promise<BuildRecord[]> {
   return out;
 }
 
+/** v<tailscale>-mt.<N>, N from config/release.json (validated there). */
 export async function imageVersion(tailscaleVersion: string): Promise<string> {
-  const rel = JSON.parse(await readFile(join(configDir, "release.json"), "utf8")) as { revision: number };
-  return `${tailscaleVersion}-mt.${rel.revision}`;
+  return formatImageVersion(tailscaleVersion, (await readReleaseRecord(projectRoot)).revision);
 }
 
 /**
