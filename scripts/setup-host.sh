@@ -82,6 +82,7 @@ pkgs=(
   musl-dev:arm64 musl-dev:armhf musl-dev:armel
   linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross linux-libc-dev-armel-cross
   qemu-user-static binfmt-support
+  qemu-system-arm
   skopeo umoci runc
   iproute2 iperf3 procps
   busybox-static

@@ -6,6 +6,13 @@ import { configDir, goModuleDir } from "./paths.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
 
+const VmKernel = z.object({
+  package: z.string().regex(/^linux-image-[\w.+-]+$/, "must be a linux-image-* package name"),
+  debArch: z.enum(["arm64", "armhf"]),
+  version: z.string().regex(/^[\w.+~-]+$/, "must be a Debian version"),
+  sha256: Sha256,
+});
+
 const PinsSchema = z.object({
   busybox: z.object({
     version: z.string().regex(/^\d+\.\d+\.\d+$/, "must look like 1.37.0"),
@@ -15,6 +22,17 @@ const PinsSchema = z.object({
     module: z.string().min(1),
     version: z.string().regex(/^v\d+\.\d+\.\d+$/),
   }),
+  /**
+   * Debian kernels the end-to-end router VMs boot (test/support/vm.ts), per
+   * image architecture. Optional here so that tools reading only the image's
+   * pins accept a file without them; the VM harness refuses to run without.
+   */
+  vmKernels: z
+    .object({
+      arm64: VmKernel,
+      armv7: VmKernel,
+    })
+    .optional(),
 });
 
 export type Pins = z.infer<typeof PinsSchema>;

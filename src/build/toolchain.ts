@@ -72,6 +72,11 @@ export async function checkHost(): Promise<ToolCheck[]> {
   for (const a of allArchitectures()) checks.push(...(await checkArch(a, seenQemu)));
   const binfmt = ["qemu-aarch64", "qemu-arm"].every((n) => existsSync(`/proc/sys/fs/binfmt_misc/${n}`));
   checks.push({ name: "binfmt_misc (qemu-aarch64, qemu-arm)", purpose: "test", ok: binfmt, detail: binfmt ? "registered" : "not registered", fix: SETUP_COMMAND });
+  // The end-to-end router VMs (test/support/vm.ts).
+  for (const t of ["qemu-system-aarch64", "qemu-system-arm"]) {
+    const v = await has(t, ["--version"]);
+    checks.push({ name: t, purpose: "test", ok: !!v, detail: v ?? "missing", fix: "apt-get install qemu-system-arm" });
+  }
   for (const t of ["skopeo", "umoci", "runc", "iperf3"]) {
     const v = await has(t, ["--version"]);
     checks.push({ name: t, purpose: "test", ok: !!v, detail: v ?? "missing", fix: `apt-get install ${t}` });

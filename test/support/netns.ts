@@ -136,8 +136,9 @@ export class Lab {
   }
 
   /**
-   * Joins two namespaces with a veth pair. `a` and `b` are "role=address/len";
-   * the link in each is named <prefix><tag><0|1>.
+   * Joins two namespaces with a veth pair. `a` and `b` are "role=address/len"
+   * ("role=" for no address: a link to bridge into a VM); the link in each is
+   * named <prefix><tag><0|1>.
    */
   async link(tag: string, a: string, b: string): Promise<{ ifA: string; ifB: string }> {
     const [roleA, addrA] = a.split("=") as [string, string];
@@ -150,7 +151,7 @@ export class Lab {
       [roleA, ifA, addrA],
       [roleB, ifB, addrB],
     ] as const) {
-      await this.exec(role, ["ip", "addr", "add", addr, "dev", ifc]);
+      if (addr) await this.exec(role, ["ip", "addr", "add", addr, "dev", ifc]);
       await this.exec(role, ["ip", "link", "set", ifc, "up"]);
     }
     return { ifA, ifB };

@@ -16,12 +16,18 @@ test("pins.json is validated: version shape and sha256", () => {
   assert.equal(parsePins(JSON.stringify(good)).busybox.version, "1.37.0");
   assert.throws(() => parsePins(JSON.stringify({ ...good, busybox: { version: "1.37", sha256: "a".repeat(64) } })), /busybox.version: must look like 1.37.0/);
   assert.throws(() => parsePins(JSON.stringify({ ...good, busybox: { version: "1.37.0", sha256: "ABC" } })), /busybox.sha256: must be 64 lowercase hex/);
+  const kernel = { package: "linux-image-6.1.0-50-arm64", debArch: "arm64", version: "6.1.176-1", sha256: "b".repeat(64) };
+  const vm = { ...good, vmKernels: { arm64: kernel, armv7: { ...kernel, debArch: "armhf" } } };
+  assert.equal(parsePins(JSON.stringify(vm)).vmKernels?.armv7.debArch, "armhf");
+  assert.throws(() => parsePins(JSON.stringify({ ...vm, vmKernels: { ...vm.vmKernels, arm64: { ...kernel, sha256: "xyz" } } })), /vmKernels.arm64.sha256: must be 64 lowercase hex/);
+  assert.throws(() => parsePins(JSON.stringify({ ...vm, vmKernels: { ...vm.vmKernels, armv7: { ...kernel, package: "busybox" } } })), /vmKernels.armv7.package: must be a linux-image-\* package name/);
   assert.throws(() => parsePins("{"), (e: unknown) => e instanceof InvalidInputError && /not valid JSON/.test(e.message));
 });
 
 test("the repo's pins load, and Tailscale is pinned to a stable (even minor) release", () => {
   const p = loadPins();
   assert.match(p.busybox.sha256, /^[0-9a-f]{64}$/);
+  assert.ok(p.vmKernels, "config/pins.json pins no kernels for the router VMs");
   const g = loadGoModPins();
   const minor = Number(/^v1\.(\d+)\./.exec(g.tailscaleVersion)?.[1]);
   assert.equal(minor % 2, 0, `${g.tailscaleVersion} is not a stable release`);
