@@ -1,92 +1,26 @@
 /**
- * End to end, arm64: the arm64 image as the router, run under qemu-user
- * (binfmt_misc), logs in to headscale and answers the laptop's (amd64) ping.
- * Kept short (login, ping, the LAN behind it, a clean stop): everything in
- * the router runs emulated.
+ * End to end, arm64: the arm64 image as the router in a VM on Debian's real ARM
+ * kernel (qemu-system-aarch64 -M virt -cpu cortex-a53, 256 MB; test/support/vm.ts), with the
+ * laptop and site B as amd64 containers. Runs the full router test set of
+ * test/e2e/router-cases.ts: on a real kernel tailscaled has policy routing,
+ * so the router can use an exit node itself. One VM for the whole file.
  */
-import { describe, test, before, after } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { NET, RouterLab, ipv4, status, waitRunning } from "./lab.js";
-import { waitFor } from "../support/netns.js";
+import { lifecycleCases, routerCases, routerLab } from "./router-cases.js";
 
-const log = (s: string) => process.stderr.write(`# ${s}\n`);
+describe("router image end to end (arm64 VM on a real kernel, headscale)", { timeout: 20 * 60_000 }, () => {
+  const ctx = routerLab({ routerArch: "arm64", routerVm: true, loginTimeoutMs: 180_000 });
+  const { L } = ctx;
 
-describe("router image end to end (arm64 under qemu-user, headscale)", { timeout: 15 * 60_000 }, () => {
-  const L = new RouterLab({ routerArch: "arm64", log });
-  let routerIp = "";
-  let setupError: unknown;
-  const fail = (what: string, detail = "") => `${what}${detail ? `\n${detail.trim()}` : ""}\n${L.logs()}`;
-
-  before(async () => {
-    try {
-      await L.setup();
-      const arch = L.images.get("arm64")!.architecture;
-      if (arch !== "arm64") throw new Error(`the arm64 image file says its architecture is ${arch}`);
-      L.router.start();
-      L.laptop.start();
-      await waitRunning(L.laptop, 90_000);
-    } catch (e) {
-      setupError = e;
-    }
+  test("the router runs arm64 code on the pinned Debian kernel, inside the VM", async () => {
+    ctx.ready();
+    const u = await L.router.exec(["uname", "-m", "-r"]);
+    assert.equal(u.code, 0, ctx.fail("uname failed in the VM", u.stderr));
+    assert.match(u.stdout.trim(), /^6\.1\.0-\d+-arm64 aarch64$/, ctx.fail("the VM is not the pinned arm64 kernel", u.stdout));
+    assert.match(L.router.output(), /vm-init: started \/usr\/local\/bin\/entrypoint/, ctx.fail("the VM did not start the image's entrypoint"));
   });
 
-  after(async () => {
-    await L.cleanup();
-  });
-
-  const ready = () => {
-    if (setupError) assert.fail(fail(`lab setup failed: ${(setupError as Error).message}`));
-  };
-
-  test("the arm64 router logs in with its pre-auth key", async () => {
-    ready();
-    const st = await waitRunning(L.router, 300_000).catch((e: Error) => assert.fail(fail(`the arm64 router did not log in: ${e.message}`)));
-    routerIp = ipv4(st);
-    log(`arm64 router ${routerIp}`);
-    const node = await L.hs.node("router");
-    assert.ok(node?.ipAddresses.includes(routerIp), fail(`headscale does not list the router with ${routerIp}`, JSON.stringify(node)));
-    const uname = await L.router.exec(["uname", "-m"], 60_000);
-    assert.equal(uname.stdout.trim(), "aarch64", fail("the router container is not running arm64 code"));
-  });
-
-  test("the laptop pings the arm64 router's tailnet address", async () => {
-    ready();
-    assert.ok(routerIp, fail("the router never logged in"));
-    await waitFor("the laptop does not see the router yet", 120_000, async () => {
-      const s = await status(L.laptop);
-      return Object.values(s.Peer ?? {}).some((p) => p.TailscaleIPs?.includes(routerIp)) ? true : undefined;
-    }).catch((e: Error) => assert.fail(fail(e.message)));
-    let last = "";
-    const ok = await waitFor("ping", 120_000, async () => {
-      const r = await L.laptop.exec(["ping", "-c", "1", "-W", "3", routerIp], 15_000);
-      last = r.stdout + r.stderr;
-      return r.code === 0 ? true : undefined;
-    }, 2000).catch(() => false);
-    assert.ok(ok, fail(`the laptop could not ping the arm64 router at ${routerIp}`, last));
-  });
-
-  test("the laptop reaches the LAN behind the arm64 router", async () => {
-    ready();
-    assert.ok(routerIp, fail("the router never logged in"));
-    const node = await waitFor("headscale never saw the arm64 router's routes", 120_000, async () => {
-      const n = await L.hs.node("router");
-      return n?.availableRoutes.includes(NET.lanNet) ? n : undefined;
-    }).catch((e: Error) => assert.fail(fail(e.message)));
-    await L.hs.approveRoutes(node.id, [NET.lanNet]);
-    let last = "";
-    const body = await waitFor("lan", 120_000, async () => {
-      const r = await L.laptop.exec(["wget", "-q", "-T", "5", "-O", "-", `http://${NET.lanHost}:${NET.port}/`], 20_000);
-      last = r.stdout + r.stderr;
-      return r.code === 0 ? r.stdout : undefined;
-    }, 2000).catch(() => undefined);
-    assert.ok(body, fail(`the laptop could not reach http://${NET.lanHost}:${NET.port}/ behind the arm64 router`, last));
-  });
-
-  test("the arm64 container stops within 10 s of SIGTERM", async () => {
-    ready();
-    const r = await L.router.stop(10_000);
-    log(`arm64 router stopped in ${r.ms} ms with exit ${r.code}`);
-    assert.ok(!r.timedOut, fail(`the arm64 router was still running ${r.ms} ms after SIGTERM`));
-    assert.equal(r.code, 0, fail(`tailscaled ended with ${r.code} on SIGTERM`));
-  });
+  routerCases(ctx);
+  lifecycleCases(ctx, { bootTimeoutMs: 180_000 });
 });

@@ -225,4 +225,9 @@ export class Headscale {
   async approveRoutes(id: number, routes: string[]): Promise<void> {
     await this.cli(["nodes", "approve-routes", "--identifier", String(id), "--routes", routes.join(",")]);
   }
+
+  /** Gives the node a new name (its MagicDNS name); every peer hears of it through the control server. */
+  async rename(id: number, name: string): Promise<void> {
+    await this.cli(["nodes", "rename", "--identifier", String(id), name]);
+  }
 }
