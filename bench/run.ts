@@ -21,6 +21,7 @@ import { renderReport } from "./src/report.js";
 import { mergeResults, type FlashRow, type Results } from "./src/results.js";
 import { runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
+import { measureVmMemory, type VmMemoryRow } from "./src/vm-memory.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const t0 = Date.now();
@@ -266,6 +267,22 @@ async function main(argv: string[]): Promise<number> {
       ...(r.memory ? { memory: { meta, ...r.memory } } : {}),
       ...(r.throughput ? { throughput: { meta, ...r.throughput } } : {}),
     });
+  }
+
+  if (opts.steps.includes("vm-memory")) {
+    if (process.getuid?.() !== 0) {
+      process.stderr.write("bench: vm-memory needs root (network namespaces, taps, runc)\n");
+      return 1;
+    }
+    const headscaleBin = await ensureHeadscale(log);
+    const vmArt = new Artifacts(snap, opts.workDir, parseArchList("amd64,arm64,armv7"));
+    const laptopTar = await vmArt.tar("small", "amd64");
+    const rows: VmMemoryRow[] = [];
+    for (const arch of ["arm64", "armv7"] as const) {
+      const routerTar = await vmArt.tar("small", arch);
+      rows.push(await step(`memory in the ${arch} router VM`, () => measureVmMemory({ arch, routerTar, laptopTar, headscaleBin, idleSeconds: opts.idleSeconds, trafficMB: 64, log })));
+    }
+    await save({ vmMemory: { meta: await runMeta(snap.commit), rows } });
   }
 
   if (opts.steps.includes("build")) {

@@ -1,7 +1,7 @@
 /** The benchmark's command line. */
 import { parseArgs } from "node:util";
 
-export const STEPS = ["flash", "memory", "throughput", "build"] as const;
+export const STEPS = ["flash", "memory", "throughput", "build", "vm-memory"] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -37,6 +37,8 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
   --idle N           memory: seconds idle after joining (default 30)
   --traffic N        memory: seconds of traffic before the second reading (default 30)
   --arch LIST        flash and build: these architectures only (default: all four)
+                     (vm-memory: tailscaled's memory inside the arm64 and armv7
+                     router VMs of test/support/vm.ts, small profile)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
   --render-only      write REPORT.md again from results.json, measuring nothing

@@ -1,6 +1,7 @@
 /** Renders bench/results.json as bench/REPORT.md. Pure: results in, Markdown out. */
 import { mbps } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
+import type { VmMemoryRow } from "./vm-memory.js";
 import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
 import { VARIANTS, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
 
@@ -232,6 +233,49 @@ function memorySection(r: Results): string[] {
   return out;
 }
 
+function vmMemorySection(r: Results): string[] {
+  const m = r.vmMemory;
+  if (!m || m.rows.length === 0) return ["## Memory on ARM (router VMs)", "", "_Not measured yet: `npm run bench -- --only vm-memory`._", ""];
+  const out = ["## Memory on ARM: tailscaled inside router VMs", "", `Measured ${metaLine(m.meta)}.`, ""];
+  out.push(
+    "The `small` image as the router in a VM on Debian's real ARM kernel (test/support/vm.ts),",
+    "guest RAM like real routers; an amd64 container of the same build as its peer. Readings of",
+    "tailscaled's /proc/<pid>/status inside the guest: idle after joining, after traffic sent",
+    "through the tunnel to the router, and after asking the guest kernel to reclaim all it can",
+    "from the container's memory cgroup (what memory pressure takes back; no swap, as on a",
+    "router). Under qemu-user these figures would be qemu's own; here they are the guest's.",
+    "",
+  );
+  const cols = m.rows.map((x) => `${x.arch} (${x.guestMemMb} MB VM)`);
+  const row = (label: string, f: (x: VmMemoryRow) => number | undefined) => [label, ...m.rows.map((x) => memMiB(f(x)))];
+  out.push(
+    table(
+      ["reading", ...cols, "reference image (arm64)"],
+      [
+        [...row(`**idle VmRSS** (${m.rows[0]!.idleAfterSeconds} s after joining)`, (x) => x.idle.vmRssKiB), `~${REFERENCE_ARM64.rssMB} MB`],
+        [...row("idle RssAnon (never reclaimable)", (x) => x.idle.rssAnonKiB), ""],
+        [...row("idle RssFile + RssShmem", (x) => x.idle.rssFileKiB + x.idle.rssShmemKiB), ""],
+        [...row("VmRSS after traffic", (x) => x.afterTraffic.vmRssKiB), ""],
+        [...row("RssAnon after traffic", (x) => x.afterTraffic.rssAnonKiB), ""],
+        [...row("VmRSS after the kernel reclaimed what it could", (x) => x.afterReclaim.vmRssKiB), ""],
+        [...row("peak RSS (VmHWM)", (x) => x.afterReclaim.hwmKiB), ""],
+        [...row("guest MemTotal", (x) => x.guest.memTotalKiB), ""],
+        [...row("guest MemAvailable, container running", (x) => x.guest.memAvailableKiB), ""],
+        [...row("guest MemFree, container running", (x) => x.guest.memFreeKiB), ""],
+      ],
+    ),
+    "",
+    `Traffic: ${m.rows[0]!.trafficMB} MB sent from the peer through the tunnel (busybox nc) to the router.`,
+    `Reference: ~${REFERENCE_ARM64.rssMB} MB resident after start on an arm64 router (${REFERENCE_SOURCE}).`,
+    "The VM's root filesystem is its initramfs, held in RAM: the image's files (about 4 MB) count",
+    "against the guest's memory and cannot be reclaimed there, where a router keeps them on flash;",
+    "a router's MemAvailable is higher by about that much. The guest kernel is Debian's, not",
+    "RouterOS's, and uses some more memory itself.",
+    "",
+  );
+  return out;
+}
+
 function throughputSection(r: Results): string[] {
   const t = r.throughput;
   if (!t) return ["## Throughput", "", "_Not measured yet: `npm run bench -- --only throughput`._", ""];
@@ -381,6 +425,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "",
     ...flashSection(r),
     ...memorySection(r),
+    ...vmMemorySection(r),
     ...throughputSection(r),
     ...buildSection(r),
     "## Reproducing",

@@ -4,6 +4,7 @@
  * so a partial re-run (--only) replaces just its sections and the report
  * can say which figures come from which run.
  */
+import type { VmMemoryRow } from "./vm-memory.js";
 import type { IperfRun } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { StepTime } from "./progress-log.js";
@@ -128,8 +129,14 @@ export interface BuildSection {
   };
 }
 
+export interface VmMemorySection {
+  meta: RunMeta;
+  rows: VmMemoryRow[];
+}
+
 export interface Results {
   schema: 1;
+  vmMemory?: VmMemorySection;
   flash?: FlashSection;
   memory?: MemorySection;
   throughput?: ThroughputSection;
@@ -143,7 +150,7 @@ export function emptyResults(): Results {
 /** Sections in `fresh` replace those in `old`; the rest of `old` stays. */
 export function mergeResults(old: Results | undefined, fresh: Partial<Results>): Results {
   const out: Results = { ...(old?.schema === 1 ? old : emptyResults()) };
-  for (const k of ["flash", "memory", "throughput", "build"] as const) {
+  for (const k of ["flash", "memory", "throughput", "build", "vmMemory"] as const) {
     if (fresh[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = fresh[k];
   }
   return out;

@@ -216,13 +216,13 @@ export interface VmImage {
 }
 
 /**
- * Kernel, vminit and the base initramfs for the image `build` wrote to dist/
- * for `arch` (cached by the image file's hash, the kernel pin and vminit).
+ * Kernel, vminit and the base initramfs for an image file (default: the one
+ * `build` wrote to dist/ for `arch`), cached by the file's hash, the kernel
+ * pin and vminit.
  */
-export async function prepareVmImage(arch: VmArch, workDir: string, log: (s: string) => void = log0): Promise<VmImage> {
+export async function prepareVmImage(arch: VmArch, workDir: string, log: (s: string) => void = log0, file = imageFile(arch)): Promise<VmImage> {
   const kernel = await ensureVmKernel(arch, log);
   const init = await ensureVmInit(arch, log);
-  const file = imageFile(arch);
   const unpacked = await unpackImage(file, join(workDir, `vm-image-${arch}`));
   if (unpacked.architecture !== (arch === "arm64" ? "arm64" : "arm")) throw new Error(`${file} says its architecture is ${unpacked.architecture}`);
   const guestModules = kernel.modules.map((m) => `/lib/modules/${kernel.release}/${m.split(`/lib/modules/${kernel.release}/`)[1]}`);

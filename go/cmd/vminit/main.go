@@ -171,6 +171,14 @@ func run() error {
 	ct.Stdout = os.Stdout
 	ct.Stderr = os.Stderr
 	ct.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	// Its own memory cgroup, as a container engine gives it: the bench reads
+	// and reclaims the container's memory there.
+	if fd, err := containerCgroup(); err != nil {
+		logf("no memory cgroup for the container: %v", err)
+	} else {
+		ct.SysProcAttr.UseCgroupFD = true
+		ct.SysProcAttr.CgroupFD = fd
+	}
 	if err := ct.Start(); err != nil {
 		return fmt.Errorf("starting %v: %w", cfg.Argv, err)
 	}
@@ -232,6 +240,21 @@ func run() error {
 		_ = syscall.Unmount(cfg.StateDir, 0)
 	}
 	return nil
+}
+
+// containerCgroup makes /sys/fs/cgroup/container with the memory controller
+// and returns a descriptor of it for clone3(CLONE_INTO_CGROUP).
+func containerCgroup() (int, error) {
+	if err := mount("cgroup2", "/sys/fs/cgroup", "cgroup2", "", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC); err != nil {
+		return -1, err
+	}
+	if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+memory"), 0); err != nil {
+		return -1, err
+	}
+	if err := os.MkdirAll("/sys/fs/cgroup/container", 0o755); err != nil {
+		return -1, err
+	}
+	return syscall.Open("/sys/fs/cgroup/container", syscall.O_DIRECTORY|syscall.O_RDONLY, 0)
 }
 
 // controlPort finds the virtio serial port the harness named "mt.ctl".

@@ -1,0 +1,166 @@
+/**
+ * tailscaled's memory on ARM, read inside router VMs on real kernels
+ * (test/support/vm.ts): arm64 with 256 MB, armv7 with 128 MB like a hAP ac².
+ * Under qemu-user the memory one reads is qemu's; here it is the guest
+ * kernel's account of the router's own process.
+ *
+ * Per architecture: the VM router joins headscale with an amd64 laptop
+ * container as its peer; readings of tailscaled's /proc/<pid>/status (VmRSS,
+ * RssAnon, RssFile, VmHWM) idle, after traffic through the tunnel, and after
+ * asking the kernel to reclaim what it can from the container's memory cgroup
+ * (what memory pressure would take back); plus the guest's /proc/meminfo
+ * with the container running.
+ *
+ * The VM's root filesystem is its initramfs, i.e. RAM: file-backed pages of
+ * the image count as shared memory there and cannot be reclaimed without
+ * swap, while on a router they sit on flash. MemAvailable is therefore lower
+ * by about the image's size than on a router.
+ */
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { Container, unpackImage } from "../../test/support/container.js";
+import { Headscale } from "../../test/support/headscale.js";
+import { Lab, waitFor } from "../../test/support/netns.js";
+import { prepareVmImage, RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+
+export interface VmProcSample {
+  vmRssKiB: number;
+  rssAnonKiB: number;
+  rssFileKiB: number;
+  rssShmemKiB: number;
+  hwmKiB: number;
+}
+
+export interface GuestMem {
+  memTotalKiB: number;
+  memFreeKiB: number;
+  memAvailableKiB: number;
+}
+
+export interface VmMemoryRow {
+  arch: VmArch;
+  guestMemMb: number;
+  machine: string;
+  kernel: string;
+  idleAfterSeconds: number;
+  idle: VmProcSample;
+  afterTraffic: VmProcSample;
+  afterReclaim: VmProcSample;
+  /** The guest with the container running, after traffic and reclaim. */
+  guest: GuestMem;
+  trafficMB: number;
+}
+
+const kb = (text: string, key: string): number => {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(text);
+  if (!m) throw new Error(`no ${key} in ${text.slice(0, 200)}`);
+  return Number(m[1]);
+};
+
+async function procSample(vm: RouterVm): Promise<VmProcSample> {
+  const r = await vm.exec(["sh", "-c", 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tailscaled ] && exec cat $p/status; done; exit 1'], 60_000);
+  if (r.code !== 0) throw new Error(`no tailscaled in the VM: ${r.stderr}`);
+  return {
+    vmRssKiB: kb(r.stdout, "VmRSS"),
+    rssAnonKiB: kb(r.stdout, "RssAnon"),
+    rssFileKiB: kb(r.stdout, "RssFile"),
+    rssShmemKiB: kb(r.stdout, "RssShmem"),
+    hwmKiB: kb(r.stdout, "VmHWM"),
+  };
+}
+
+async function guestMem(vm: RouterVm): Promise<GuestMem> {
+  const r = await vm.exec(["cat", "/proc/meminfo"]);
+  return { memTotalKiB: kb(r.stdout, "MemTotal"), memFreeKiB: kb(r.stdout, "MemFree"), memAvailableKiB: kb(r.stdout, "MemAvailable") };
+}
+
+const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+
+/** One architecture's readings; `routerTar` is that architecture's image, `laptopTar` an amd64 one. */
+export async function measureVmMemory(o: {
+  arch: VmArch;
+  routerTar: string;
+  laptopTar: string;
+  headscaleBin: string;
+  idleSeconds: number;
+  trafficMB: number;
+  log: (s: string) => void;
+}): Promise<VmMemoryRow> {
+  const lab = new Lab("mtb");
+  try {
+    await lab.addNamespace("core", { forwarding: true });
+    await lab.addNamespace("router");
+    await lab.addNamespace("laptop");
+    const wan = await lab.link("r", "core=10.214.1.1/24", "router=");
+    await lab.link("l", "core=10.214.2.1/24", "laptop=10.214.2.2/24");
+    await lab.exec("laptop", ["ip", "route", "add", "default", "via", "10.214.2.1"]);
+    const hs = new Headscale(lab, o.headscaleBin, { role: "core", ip: "10.214.1.1" });
+    await hs.start();
+    const user = await hs.createUser("bench");
+    const [rk, lk] = [await hs.preAuthKey(user), await hs.preAuthKey(user)];
+    const image = await prepareVmImage(o.arch, lab.dir, o.log, o.routerTar);
+    const vm = new RouterVm(lab, {
+      id: "router",
+      image,
+      role: "router",
+      hostname: "router",
+      stateDir: join(lab.dir, "state-router"),
+      env: { TS_AUTHKEY: rk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "router" },
+      nics: [{ name: "wan", veth: wan.ifB, addresses: ["10.214.1.2/24"] }],
+      routes: [["default", "via", "10.214.1.1"]],
+    });
+    const laptopImage = await unpackImage(o.laptopTar, join(lab.dir, "laptop-image"));
+    const laptop = new Container(lab, {
+      id: "laptop",
+      image: laptopImage,
+      role: "laptop",
+      hostname: "laptop",
+      stateDir: join(lab.dir, "state-laptop"),
+      env: { TS_AUTHKEY: lk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "laptop" },
+    });
+    vm.start();
+    laptop.start();
+    const ip = await waitFor(`the ${o.arch} VM router never logged in`, 240_000, async () => {
+      const r = await vm.exec(["tailscale", "ip", "-4"], 60_000);
+      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
+    }, 2000);
+    o.log(`${o.arch}: VM router at ${ip}; idle ${o.idleSeconds} s`);
+    await sleep(o.idleSeconds);
+    const idle = await procSample(vm);
+    // Traffic: the laptop sends trafficMB through the tunnel to a listener in the VM.
+    const listen = vm.exec(["sh", "-c", "timeout 300 nc -l -p 5001 > /dev/null"], 320_000);
+    await sleep(2);
+    const send = await laptop.exec(["sh", "-c", `dd if=/dev/zero bs=65536 count=${o.trafficMB * 16} 2>/dev/null | timeout 280 nc ${ip} 5001`], 300_000);
+    await listen;
+    if (send.code !== 0) o.log(`${o.arch}: traffic run ended with ${send.code}: ${send.stderr.trim()}`);
+    await sleep(5);
+    const afterTraffic = await procSample(vm);
+    const reclaim = await vm.exec(["sh", "-c", "echo 1G > /sys/fs/cgroup/container/memory.reclaim; cat /sys/fs/cgroup/container/memory.current"]);
+    o.log(`${o.arch}: reclaim asked; container cgroup now ${reclaim.stdout.trim()} B`);
+    await sleep(3);
+    const afterReclaim = await procSample(vm);
+    const guest = await guestMem(vm);
+    const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
+    await vm.stop(10_000);
+    await laptop.stop(10_000);
+    const spec = VM_ARCH[o.arch];
+    return {
+      arch: o.arch,
+      guestMemMb: spec.memMb,
+      machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu}`,
+      kernel,
+      idleAfterSeconds: o.idleSeconds,
+      idle,
+      afterTraffic,
+      afterReclaim,
+      guest,
+      trafficMB: o.trafficMB,
+    };
+  } finally {
+    await lab.cleanup();
+  }
+}
+
+export function writeVmMemoryDebug(path: string, rows: VmMemoryRow[]): void {
+  writeFileSync(path, JSON.stringify(rows, null, 2));
+}
