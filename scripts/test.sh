@@ -12,6 +12,8 @@ bash scripts/bootstrap.sh
 npx tsc -p tsconfig.json --noEmit && npx tsc -p test/tsconfig.json && npx tsc -p bench/tsconfig.json --noEmit
 # The Go side: the overlay added to tailscaled and the CA bundle tool.
 (cd go && GOTOOLCHAIN=local go vet ./... && GOTOOLCHAIN=local go test ./...)
+# PID 1 of the end-to-end router VMs (test/support/vm.ts), for both ARM targets.
+(cd tools/vminit && for a in arm64 arm; do GOTOOLCHAIN=local GOOS=linux GOARCH=$a go vet . || exit 1; done)
 
 only=${TEST_ONLY:-all}
 if [ "$only" != unit ]; then
@@ -28,6 +30,13 @@ case "$only" in
   all) add test/unit/**/*.test.ts test/integration/**/*.test.ts test/e2e/**/*.test.ts ;;
   *) echo "TEST_ONLY must be unit, integration, e2e or all" >&2; exit 2 ;;
 esac
+# The router VMs (slowest: full system emulation) run last, so everything
+# else has reported first.
+vm=(); rest=()
+for f in "${files[@]}"; do
+  case "$f" in test/e2e/router-arm64.test.ts|test/e2e/router-armv7.test.ts) vm+=("$f") ;; *) rest+=("$f") ;; esac
+done
+files=("${rest[@]}" "${vm[@]}")
 if [ ${#files[@]} -eq 0 ]; then
   echo "no test files found" >&2; exit 1
 fi

@@ -265,7 +265,7 @@ function vmMemorySection(r: Results): string[] {
       ],
     ),
     "",
-    `Traffic: ${m.rows[0]!.trafficMB} MB sent from the peer through the tunnel (busybox nc) to the router.`,
+    `Traffic: the router downloaded ${m.rows[0]!.trafficMB} MB from a server beside its peer, through the tunnel (busybox wget).`,
     `Reference: ~${REFERENCE_ARM64.rssMB} MB resident after start on an arm64 router (${REFERENCE_SOURCE}).`,
     "The VM's root filesystem is its initramfs, held in RAM: the image's files (about 4 MB) count",
     "against the guest's memory and cannot be reclaimed there, where a router keeps them on flash;",

@@ -5,7 +5,8 @@
  * kernel's account of the router's own process.
  *
  * Per architecture: the VM router joins headscale with an amd64 laptop
- * container as its peer; readings of tailscaled's /proc/<pid>/status (VmRSS,
+ * container as its peer and downloads from a server beside it through the
+ * tunnel; readings of tailscaled's /proc/<pid>/status (VmRSS,
  * RssAnon, RssFile, VmHWM) idle, after traffic through the tunnel, and after
  * asking the kernel to reclaim what it can from the container's memory cgroup
  * (what memory pressure would take back); plus the guest's /proc/meminfo
@@ -127,12 +128,20 @@ export async function measureVmMemory(o: {
     o.log(`${o.arch}: VM router at ${ip}; idle ${o.idleSeconds} s`);
     await sleep(o.idleSeconds);
     const idle = await procSample(vm);
-    // Traffic: the laptop sends trafficMB through the tunnel to a listener in the VM.
-    const listen = vm.exec(["sh", "-c", "timeout 300 nc -l -p 5001 > /dev/null"], 320_000);
-    await sleep(2);
-    const send = await laptop.exec(["sh", "-c", `dd if=/dev/zero bs=65536 count=${o.trafficMB * 16} 2>/dev/null | timeout 280 nc ${ip} 5001`], 300_000);
-    await listen;
-    if (send.code !== 0) o.log(`${o.arch}: traffic run ended with ${send.code}: ${send.stderr.trim()}`);
+    // Traffic: the router downloads trafficMB from a server beside the
+    // laptop, through the tunnel (busybox nc in the image cannot listen).
+    const chunk = 1 << 16;
+    const js = `const b=Buffer.alloc(${chunk});require("http").createServer((q,s)=>{let n=${o.trafficMB * 16};const w=()=>{while(n>0){n--;if(!s.write(b))return s.once("drain",w)}s.end()};w()}).listen(8090)`;
+    lab.spawn("bulk", "laptop", [process.execPath, "-e", js]);
+    const laptopIp = await waitFor("the laptop never logged in", 120_000, async () => {
+      const r = await laptop.exec(["tailscale", "ip", "-4"]);
+      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
+    }, 1000);
+    const t0 = Date.now();
+    const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 600_000);
+    const got = Number(get.stdout.trim());
+    o.log(`${o.arch}: ${got} bytes through the tunnel in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (got !== o.trafficMB * 16 * chunk) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${o.trafficMB} MB: ${get.stderr}`);
     await sleep(5);
     const afterTraffic = await procSample(vm);
     const reclaim = await vm.exec(["sh", "-c", "echo 1G > /sys/fs/cgroup/container/memory.reclaim; cat /sys/fs/cgroup/container/memory.current"]);

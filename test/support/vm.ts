@@ -11,8 +11,8 @@
  * sha256), fetched with `apt-get download` from whatever mirror apt is
  * configured with, verified and cached. The initramfs is the image's own root
  * filesystem (unpacked from the docker-archive in dist/) plus the kernel
- * modules the VM needs (with their modules.dep dependencies) and vminit
- * (go/cmd/vminit) as PID 1, which starts the image's entrypoint the way
+ * modules the VM needs (with their dependencies) and vminit (tools/vminit,
+ * not part of any image) as PID 1, which starts the image's entrypoint the way
  * RouterOS does: the image's Env plus the container's, a persistent state
  * volume (a 9p share of a host directory, so it survives a VM restart),
  * tmpfs on /var/run/tailscale and /tmp. Network: one virtio NIC per tap
@@ -24,7 +24,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { cacheRoot, goModuleDir } from "../../src/paths.js";
+import { cacheRoot, projectRoot } from "../../src/paths.js";
 import { loadPins } from "../../src/pins.js";
 import { imageFile, unpackImage } from "./container.js";
 import { cpio, S_IFCHR, S_IFDIR, S_IFREG, treeEntries, type CpioEntry } from "./cpio.js";
@@ -181,10 +181,12 @@ export async function ensureVmKernel(arch: VmArch, log: (s: string) => void = lo
   return { vmlinuz: join(dir, "vmlinuz"), release: k.release, modules: k.modules.map((m) => join(dir, m)) };
 }
 
-/** go/cmd/vminit cross-built for the VM's architecture (cached by source and Go version). */
+const VMINIT_DIR = join(projectRoot, "tools", "vminit");
+
+/** tools/vminit cross-built for the VM's architecture (cached by source and Go version). */
 export async function ensureVmInit(arch: VmArch, log: (s: string) => void = log0): Promise<string> {
   const spec = VM_ARCH[arch];
-  const src = readFileSync(join(goModuleDir, "cmd", "vminit", "main.go"));
+  const src = Buffer.concat([readFileSync(join(VMINIT_DIR, "main.go")), readFileSync(join(VMINIT_DIR, "go.mod"))]);
   const goVersion = (await mustRun("go", ["env", "GOVERSION"])).trim();
   const key = sha256(`${sha256(src)} ${goVersion} ${spec.goarch} ${spec.goarm ?? ""}`).slice(0, 16);
   const out = join(cacheRoot(), "vminit", `${arch}-${key}`);
@@ -192,12 +194,12 @@ export async function ensureVmInit(arch: VmArch, log: (s: string) => void = log0
     log(`${arch}: building vminit`);
     mkdirSync(join(out, ".."), { recursive: true });
     const tmp = `${out}.tmp-${process.pid}`;
-    const r = await runCmd("go", ["build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", tmp, "./cmd/vminit"], {
-      cwd: goModuleDir,
+    const r = await runCmd("go", ["build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", tmp, "."], {
+      cwd: VMINIT_DIR,
       timeoutMs: 10 * 60_000,
       env: { ...process.env, GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOOS: "linux", GOARCH: spec.goarch, ...(spec.goarm ? { GOARM: spec.goarm } : {}) },
     });
-    if (r.code !== 0) throw new Error(`building go/cmd/vminit for ${arch} failed: ${(r.stderr || r.stdout).trim()}`);
+    if (r.code !== 0) throw new Error(`building tools/vminit for ${arch} failed: ${(r.stderr || r.stdout).trim()}`);
     renameSync(tmp, out);
   }
   return out;

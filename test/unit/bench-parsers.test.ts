@@ -154,7 +154,7 @@ test("cgroups: where to ask for a reclaim, v1 and v2; never the root", () => {
 test("command line: steps, numbers and their limits; defaults", () => {
   const d = { workDir: "w", reportDir: "r" };
   const o = parseBenchArgs([], d);
-  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "build"]);
+  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "build", "vm-memory"]);
   assert.deepEqual([o.runs, o.seconds, o.idleSeconds, o.trafficSeconds, o.workDir, o.reportDir, o.help], [5, 10, 30, 30, "w", "r", false]);
   const p = parseBenchArgs(["--only", "build, flash", "--runs", "9", "--seconds=20", "--work", "x", "-h"], d);
   assert.deepEqual(p.steps, ["flash", "build"], "steps run in their fixed order");
@@ -168,7 +168,7 @@ test("command line: steps, numbers and their limits; defaults", () => {
   assert.throws(() => parseBenchArgs(["--seconds", "2.5"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["--bogus"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["extra"], d), BenchUsageError);
-  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "build"]);
+  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "build", "vm-memory"]);
   assert.throws(() => parseSteps(" , "), /names no step/);
 });
 
