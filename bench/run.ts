@@ -280,7 +280,7 @@ async function main(argv: string[]): Promise<number> {
     const rows: VmMemoryRow[] = [];
     for (const arch of ["arm64", "armv7"] as const) {
       const routerTar = await vmArt.tar("small", arch);
-      rows.push(await step(`memory in the ${arch} router VM`, () => measureVmMemory({ arch, routerTar, laptopTar, headscaleBin, idleSeconds: opts.idleSeconds, trafficMB: 64, log })));
+      rows.push(await step(`memory in the ${arch} router VM`, () => measureVmMemory({ arch, routerTar, laptopTar, headscaleBin, idleSeconds: opts.idleSeconds, trafficMB: 16, log })));
     }
     await save({ vmMemory: { meta: await runMeta(snap.commit), rows } });
   }

@@ -84,7 +84,7 @@ function moduleFiles(dir: string, base = dir, out = new Map<string, string>()): 
 }
 
 /** A module's `depends=` from its .modinfo section (the deb ships no modules.dep: depmod makes it on install). */
-function moduleDepends(ko: Buffer): string[] {
+export function moduleDepends(ko: Buffer): string[] {
   const at = ko.indexOf("\0depends=");
   if (at < 0) return [];
   const end = ko.indexOf(0, at + 1);
