@@ -240,8 +240,8 @@ function vmMemorySection(r: Results): string[] {
   out.push(
     "The `small` image as the router in a VM on Debian's real ARM kernel (test/support/vm.ts),",
     "guest RAM like real routers; an amd64 container of the same build as its peer. Readings of",
-    "tailscaled's /proc/<pid>/status inside the guest: idle after joining, after traffic sent",
-    "through the tunnel to the router, and after asking the guest kernel to reclaim all it can",
+    "tailscaled's /proc/<pid>/status inside the guest: idle after joining, after traffic through",
+    "the tunnel into the router, and after asking the guest kernel to reclaim all it can",
     "from the container's memory cgroup (what memory pressure takes back; no swap, as on a",
     "router). Under qemu-user these figures would be qemu's own; here they are the guest's.",
     "",
