@@ -396,7 +396,7 @@ function planRestart(config: RouterConfig, syntax: Syntax, fields: Fields, notes
   } else if (syntax.restart === "auto-restart-interval") {
     // Restarts after any stop, not only a crash; 'no' turns it off.
     fields["auto-restart-interval"] = r.interval;
-    if (r.policy === "on-failure") notes.push(`RouterOS ${config.version.text} restarts a container after any exit (auto-restart-interval=${r.interval}); restart-policy=on-failure needs 7.23`);
+    if (r.policy === "on-failure") notes.push(`RouterOS ${config.version.text} restarts a container after any exit (auto-restart-interval=${r.interval}); a restart only after a crash (restart-policy on-failure) needs 7.23`);
   } else {
     notes.push(`RouterOS ${config.version.text} cannot restart a container that exits (auto-restart-interval needs 7.20, restart-policy 7.23): a crashed tailscaled stays down until started again`);
   }

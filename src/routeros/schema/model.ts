@@ -126,13 +126,15 @@ function pick<T extends string>(have: ReadonlySet<string> | undefined, options: 
   return options.find((o) => have?.has(o));
 }
 
-export function containerSyntax(m: RouterOsModel): Syntax {
+/** `lenient` takes the newest name for what is missing instead of failing (the simulator's own bookkeeping). */
+export function containerSyntax(m: RouterOsModel, lenient = false): Syntax {
   const add = m.args("container/add");
   const envs = m.args("container/envs/add");
   const mounts = m.args("container/mounts/add");
   const config = m.args("container/config/set");
   const need = <T extends string>(what: string, have: ReadonlySet<string> | undefined, options: readonly T[]): T => {
     const p = pick(have, options);
+    if (!p && lenient) return options[0]!;
     if (!p) {
       throw new MissingPropertyError(
         have === undefined

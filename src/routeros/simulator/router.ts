@@ -257,7 +257,7 @@ export class RouterSimulator {
     this.tree = JSON.parse(JSON.stringify(loadTree(this.treeName))) as TreeNode;
     opts.editTree?.(this.tree);
     this.model = modelFromTree(v, this.tree, { kind: "tree", name: this.treeName });
-    this.syntax = containerSyntax(this.model);
+    this.syntax = containerSyntax(this.model, true);
     this.arch = opts.arch ?? "arm64";
     if (!routerArchitecture(this.arch)) throw new Error(`simulator: unknown arch ${this.arch}`);
     this.defs = menus(this.syntax);

@@ -8,7 +8,8 @@
 #  /system/device-mode/update container=yes, then confirm with the reset
 #  button or a cold reboot within the activation timeout.
 # NOTE: RouterOS 7.22 restarts a container after any exit
-#  (auto-restart-interval=10s); restart-policy=on-failure needs 7.23
+#  (auto-restart-interval=10s); a restart only after a crash (restart-policy
+#  on-failure) needs 7.23
 
 # --- checks (nothing has been changed if one of these fails) ---
 :if ([:len [/system/package/find where name="container"]] = 0) do={ :error "install the container package first (see the note above)" }
