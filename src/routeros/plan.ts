@@ -146,7 +146,7 @@ function planImage(config: RouterConfig, override?: string): PlannedImage {
   }
 }
 
-function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
+export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
   const a = config.tailscale.authKey;
   if (a.kind === "none") return undefined;
   if (a.kind === "containerFile") return `file:${a.path}`;

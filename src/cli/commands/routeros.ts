@@ -7,6 +7,8 @@ import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } 
 import { buildPlan } from "../../routeros/plan.js";
 import { RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
+import { renderApp } from "../../routeros/app.js";
+import { atomicWriteFile } from "../../util/fsx.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
 import { upgradeIfChanged } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
@@ -103,13 +105,33 @@ const scriptCommand: Command = {
     const showSecrets = boolOpt(args, "show-secrets");
     const plan = buildPlan(config, { resolveSecrets: showSecrets });
     const text = renderScript(config, plan, { showSecrets });
-    const out = stringOpt(args, "output");
-    if (out) {
-      writeFileSync(out, text, { mode: showSecrets ? 0o600 : 0o644 });
-      err(`wrote ${out}${showSecrets ? " (contains the auth key: keep it private)" : ""}`);
-    } else {
-      process.stdout.write(text);
-    }
+    await emit(stringOpt(args, "output"), text, showSecrets);
+  },
+};
+
+/** Writes to a file atomically (0600 when it holds a secret, whatever was there), or to stdout. */
+async function emit(out: string | undefined, text: string, secret: boolean, what = "the auth key"): Promise<void> {
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  await atomicWriteFile(out, text, secret ? 0o600 : 0o644);
+  err(`wrote ${out}${secret ? ` (contains ${what}: keep it private)` : ""}`);
+}
+
+const appCommand: Command = {
+  name: "app",
+  summary: "write a RouterOS /app (7.22+) for a registry image, plus the route and DNS forward /app cannot express",
+  usage: ["app [-c router.yaml] [--routeros-version 7.24] [--show-secrets] [-o tailscale-app.rsc] [--yaml-out tailscale-app.yaml]"],
+  options: { ...configOpt, "routeros-version": { type: "string" }, "show-secrets": { type: "boolean" }, output: { type: "string", short: "o" }, "yaml-out": { type: "string" } },
+  async run(args) {
+    const config = loadConfig(args);
+    const showSecrets = boolOpt(args, "show-secrets");
+    const app = renderApp(config, { resolveSecrets: showSecrets, showSecrets });
+    for (const n of app.notes) err(`note: ${n}`);
+    const yamlOut = stringOpt(args, "yaml-out");
+    if (yamlOut) await emit(yamlOut, app.yaml, showSecrets);
+    await emit(stringOpt(args, "output"), app.script, showSecrets);
   },
 };
 
@@ -227,6 +249,6 @@ const simulateCommand: Command = {
 export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
-  usage: ["routeros <script|deploy|upgrade|status> [options]", "routeros <command> --help"],
-  subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand, updateScriptCommand],
+  usage: ["routeros <script|app|deploy|upgrade|status> [options]", "routeros <command> --help"],
+  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand, updateScriptCommand],
 };
