@@ -24,6 +24,8 @@ const routerOpts = {
   router: { type: "string" },
   "password-file": { type: "string" },
   "ca-file": { type: "string" },
+  "tls-server-name": { type: "string" },
+  "tls-fingerprint": { type: "string" },
   insecure: { type: "boolean" },
 } as const;
 const runOpts = {
@@ -65,6 +67,8 @@ function client(args: ParsedArgs, config?: RouterConfig): RestClient {
     configRouter: config?.router,
     passwordFile: stringOpt(args, "password-file"),
     caFile: stringOpt(args, "ca-file"),
+    tlsServerName: stringOpt(args, "tls-server-name"),
+    tlsFingerprint: stringOpt(args, "tls-fingerprint"),
     insecure: boolOpt(args, "insecure"),
   });
   for (const w of warnings) err(w);
@@ -139,7 +143,7 @@ const deployCommand: Command = {
   name: "deploy",
   summary: "set the router up through its REST API; changes only what differs",
   usage: [
-    "deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --insecure]",
+    "deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --tls-fingerprint sha256:... | --insecure] [--tls-server-name NAME]",
     "deploy ... [--serve-address ADDR] [--serve-port N] [--timeout SECONDS] [--settle SECONDS] [--update-secrets]",
     "deploy ... --password-file FILE    (or ROUTEROS_PASSWORD / ROUTEROS_PASSWORD_FILE in the environment)",
   ],
@@ -188,7 +192,10 @@ const upgradeCommand: Command = {
 const statusCommand: Command = {
   name: "status",
   summary: "show the container, the image version in it and whether the node is up",
-  usage: ["status [-c router.yaml | --name tailscale] --router https://user@host [--json]"],
+  usage: [
+    "status [-c router.yaml | --name tailscale] --router https://user@host [--json]",
+    "status ...    (prints the router's TLS certificate fingerprint, for --tls-fingerprint)",
+  ],
   options: { ...configOpt, ...routerOpts, name: { type: "string" }, json: { type: "boolean" } },
   async run(args) {
     const path = configPath(args);
@@ -197,6 +204,7 @@ const statusCommand: Command = {
     const c = client(args, config);
     try {
       const s = await status(c, name);
+      if (c.peerFingerprint) s.tlsFingerprint = c.peerFingerprint;
       process.stdout.write((boolOpt(args, "json") ? JSON.stringify(s, null, 2) : formatStatus(s, name)) + "\n");
       return s.container ? 0 : 1;
     } finally {
