@@ -1,11 +1,11 @@
 import { writeFileSync, existsSync } from "node:fs";
-import { UsageError } from "../../errors.js";
+import { FailureError, UsageError } from "../../errors.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
 import { resolveTarget } from "../../routeros/credentials.js";
 import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } from "../../routeros/deploy.js";
 import { buildPlan } from "../../routeros/plan.js";
-import { RestClient } from "../../routeros/rest.js";
+import { peerCertificateFingerprint, RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
 import { renderApp } from "../../routeros/app.js";
 import { atomicWriteFile } from "../../util/fsx.js";
@@ -213,6 +213,29 @@ const statusCommand: Command = {
   },
 };
 
+const certificateCommand: Command = {
+  name: "certificate",
+  summary: "print the router's TLS certificate fingerprint, to pin with --tls-fingerprint (sends no credentials)",
+  usage: ["certificate --router https://host [--tls-server-name NAME]"],
+  options: { router: { type: "string" }, "tls-server-name": { type: "string" } },
+  async run(args) {
+    const raw = stringOpt(args, "router") ?? process.env.ROUTEROS_URL;
+    if (!raw) throw new UsageError("no router given: use --router https://host or ROUTEROS_URL");
+    let u: URL;
+    try {
+      u = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `https://${raw}`);
+    } catch {
+      throw new UsageError(`--router: '${raw}' is not a URL (expected https://host)`);
+    }
+    if (u.protocol !== "https:") throw new UsageError("--router: a certificate needs https://");
+    const fp = await peerCertificateFingerprint(u.origin, stringOpt(args, "tls-server-name"));
+    if (!fp) throw new FailureError(`no TLS certificate from ${u.host}: is www-ssl enabled and the port right?`);
+    process.stdout.write(`${fp}\n`);
+    err(`the certificate ${u.host} shows; if /certificate print detail on the router shows the same fingerprint, pin it:`);
+    err(`  export ROUTEROS_TLS_FINGERPRINT=${fp}    (or --tls-fingerprint ${fp})`);
+  },
+};
+
 const simulateCommand: Command = {
   name: "simulate",
   summary: "(testing) run a RouterOS REST API simulator on 127.0.0.1 - not a router",
@@ -258,5 +281,5 @@ export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
   usage: ["routeros <script|app|deploy|upgrade|status> [options]", "routeros <command> --help"],
-  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand, updateScriptCommand],
+  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, certificateCommand, simulateCommand, updateScriptCommand],
 };
