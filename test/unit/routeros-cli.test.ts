@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
+import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
 
 /* The `routeros` commands end to end: the CLI as a child process, the simulator in this one. */
 

@@ -11,8 +11,8 @@ import {
   UpgradeRolledBackError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
 import { treeNode, type TreeNode } from "../../src/routeros/schema/tree.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startSimulator, type RunningSimulator } from "../../src/routeros/simulator/server.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
 import { parseDockerArchive } from "../../src/routeros/image.js";
 import { writeTar, type TarEntry } from "../../src/image/tar.js";
 import { dockerArchive } from "../../src/image/docker-archive.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { deploy, status, upgrade, formatStatus, type RunOptions } from "../../src/routeros/deploy.js";
 import { UpgradeRolledBackError } from "../../src/routeros/errors.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
-import { startTestbed, type Testbed } from "../../src/routeros/simulator/testbed.js";
+import { startTestbed, type Testbed } from "../support/routeros-testbed.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
 import { treeNode, type TreeNode } from "../../src/routeros/schema/tree.js";
 import { WRITTEN_COMMANDS } from "../../src/routeros/schema/model.js";

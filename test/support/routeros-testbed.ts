@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ArchName } from "../../arch.js";
-import { parseRouterConfig, type RouterConfig } from "../config.js";
-import { buildPlan, type PlanOptions } from "../plan.js";
-import { RestClient } from "../rest.js";
-import { fixtureFileName, makeFixtureImage, type FixtureImage } from "./fixture.js";
-import { startSimulator, type RunningSimulator, type SimulatorServerOptions } from "./server.js";
+import type { ArchName } from "../../src/arch.js";
+import { parseRouterConfig, type RouterConfig } from "../../src/routeros/config.js";
+import { buildPlan, type PlanOptions } from "../../src/routeros/plan.js";
+import { RestClient } from "../../src/routeros/rest.js";
+import { fixtureFileName, makeFixtureImage, type FixtureImage } from "./routeros-fixture.js";
+import { startSimulator, type RunningSimulator, type SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
 
 /*
  * A simulator, a client that trusts it, a temporary directory with fixture
