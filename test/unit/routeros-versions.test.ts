@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { deploy, status, upgrade, formatStatus, type RunOptions } from "../../src/routeros/deploy.js";
 import { UpgradeRolledBackError } from "../../src/routeros/errors.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
-import { startTestbed, type Testbed } from "../support/routeros-testbed.js";
+import { dropArgs, withTestbed, type Testbed } from "../support/routeros-testbed.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
-import { treeNode, type TreeNode } from "../../src/routeros/schema/tree.js";
+import type { TreeNode } from "../../src/routeros/schema/tree.js";
 import { WRITTEN_COMMANDS } from "../../src/routeros/schema/model.js";
 
 /*
@@ -26,24 +26,10 @@ tailscale: { advertiseRoutes: [192.168.88.0/24], authKey: { env: TS_AUTHKEY } }
 ${extra}`;
 }
 
-async function withBed(opts: SimulatorServerOptions, fn: (tb: Testbed) => Promise<void>): Promise<void> {
-  const tb = await startTestbed(opts);
-  try {
-    await fn(tb);
-  } finally {
-    await tb.close();
-  }
-}
+const withBed = withTestbed;
 
 function opts(tb: Testbed, text: string, imageOverride?: string): RunOptions {
   return { client: tb.client, config: tb.config(text), planOptions: tb.planOptions({ imageOverride }), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000 };
-}
-
-function dropArgs(tree: TreeNode, command: string, args: string[]): void {
-  for (const c of [command, command.replace(/\/add$/, "/set")]) {
-    const node = treeNode(tree, c);
-    for (const a of args) if (node) delete node[a];
-  }
 }
 
 async function theContainer(tb: Testbed): Promise<RosRecord> {
