@@ -11,7 +11,7 @@ import {
   UpgradeRolledBackError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
-import { dropArgs, startTestbed, TESTBED_PASSWORD, withTestbed, type Testbed } from "../support/routeros-testbed.js";
+import { dropArgs, TESTBED_PASSWORD, withTestbed, type Testbed } from "../support/routeros-testbed.js";
 import { makeFixtureImage } from "../support/routeros-fixture.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
 
