@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
+import { InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
 import { readReleaseRecord } from "../release/release.js";
@@ -40,7 +41,11 @@ export function recordPath(outDir: string, arch: ArchName): string {
 }
 
 export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
-  return JSON.parse(await readFile(recordPath(outDir, arch), "utf8")) as BuildRecord;
+  const path = recordPath(outDir, arch);
+  const rec = JSON.parse(await readFile(path, "utf8")) as BuildRecord;
+  // Schema 1 had gcflags as one string: such a folder needs a new build.
+  if (rec.schema !== 2) throw new InvalidInputError(`${path}: build record schema ${String(rec.schema)}, expected 2: build again`);
+  return rec;
 }
 
 /** Records of every architecture built into outDir, in the usual order. */
@@ -93,7 +98,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
         assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path }),
       );
       const rec: BuildRecord = {
-        schema: 1,
+        schema: 2,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
         profile,

@@ -97,7 +97,7 @@ export function spdxDocument(input: SbomInput): Uint8Array {
       `build tags: ${ts.tags.join(",")}`,
       `features: ${ts.features.join(",")}`,
       `ldflags: ${ts.ldflags}`,
-      `gcflags: ${ts.gcflags}`,
+      `gcflags: ${ts.gcflags.length ? ts.gcflags.map((g) => `-gcflags=${g}`).join(" ") : "(none)"}`,
       `upx: ${ts.upx}`,
     ]
       .filter((x) => x !== undefined)

@@ -12,7 +12,7 @@ export interface RecordOverrides {
 export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRecord {
   const a = allArchitectures().find((x) => x.name === arch)!;
   return {
-    schema: 1,
+    schema: 2,
     arch,
     platform: { os: "linux", ...a.platform },
     profile: "small",
@@ -25,7 +25,7 @@ export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRec
       modules: [],
       goEnv: {},
       ldflags: "-s -w",
-      gcflags: "",
+      gcflags: [],
       upx: true,
       ...over.tailscale,
     },

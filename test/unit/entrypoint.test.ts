@@ -415,7 +415,8 @@ function entrypointSuite(label: string, bb: string | undefined, missing: string)
     }
 
     test("no limit (none visible, 'max', or v1's unlimited): GOMEMLIMIT not set, and the log says so", async () => {
-      for (const files of [{}, { "memory.max": "max", "memory.high": "max" }, { "memory/memory.limit_in_bytes": "9223372036854771712" }]) {
+      const none: Array<Record<string, string>> = [{}, { "memory.max": "max", "memory.high": "max" }, { "memory/memory.limit_in_bytes": "9223372036854771712" }];
+      for (const files of none) {
         const r = await runEntrypoint({ setup: cgroup(files), until: started });
         assert.equal(goMemLimit(r), undefined, JSON.stringify(files));
         assert.match(r.output, /memory: no container memory limit found; GOMEMLIMIT not set/);

@@ -7,7 +7,7 @@ const dec = new TextDecoder();
 
 function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
   const record: BuildRecord = {
-    schema: 1,
+    schema: 2,
     arch: "armv5",
     platform: { os: "linux", architecture: "arm", variant: "v5" },
     profile: "small",
@@ -26,7 +26,7 @@ function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
       ],
       goEnv: { GOARCH: "arm", GOARM: "5" },
       ldflags: "-s -w",
-      gcflags: "all=-l",
+      gcflags: ["all=-l", "golang.org/x/crypto/...="],
       upx: true,
       ...over,
     },
@@ -101,6 +101,7 @@ test("Tailscale, every Go module with its purl and go.sum hash, the Go stdlib", 
   assert.equal(ts.externalRefs![0]!.referenceLocator, "pkg:golang/tailscale.com@v1.102.5");
   assert.match(ts.comment!, /build tags: ts_include_cli,ts_omit_aws,ts_omit_ssh/);
   assert.match(ts.comment!, /features: osrouter,netstack/);
+  assert.match(ts.comment!, /gcflags: -gcflags=all=-l -gcflags=golang\.org\/x\/crypto\/\.\.\.=;/);
   assert.match(ts.comment!, /h1:TS=/);
   assert.match(ts.comment!, /upstream commit 0123456789abcdef/);
   for (const [path, version, sum] of [
