@@ -15,7 +15,7 @@ import type { BuildRecord, Profile } from "./record.js";
 import { measureRootfs, sizeTable } from "./sizes.js";
 import { buildTailscale, resolveFeatures } from "./tailscale.js";
 import { requireBuildTools } from "./toolchain.js";
-import { upxPack } from "./upx.js";
+import { upxArgs, upxPack } from "./upx.js";
 
 export interface BuildOptions {
   arches: Architecture[];
@@ -89,8 +89,8 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
     if (profile === "small") {
-      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, progress))).path;
-      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, progress))).path;
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, progress))).path;
     }
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
@@ -113,8 +113,9 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           ldflags: ts.ldflags,
           gcflags: ts.gcflags,
           upx: profile === "small",
+          upxArgs: profile === "small" ? upxArgs(arch) : [],
         },
-        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small" },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small", upxArgs: profile === "small" ? upxArgs(arch) : [] },
         caBundle: ca.meta,
         sizes: await measureRootfs(dir),
       };

@@ -39,6 +39,8 @@ export interface BuildRecord {
     /** Each `-gcflags=` argument given to `go build`, in order (the last matching pattern wins). */
     gcflags: string[];
     upx: boolean;
+    /** UPX's arguments when packed (empty otherwise). */
+    upxArgs: string[];
   };
   busybox: {
     version: string;
@@ -46,6 +48,7 @@ export interface BuildRecord {
     tarballSha256: string;
     applets: string[];
     upx: boolean;
+    upxArgs: string[];
   };
   caBundle: {
     module: string;

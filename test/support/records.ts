@@ -27,9 +27,10 @@ export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRec
       ldflags: "-s -w",
       gcflags: [],
       upx: true,
+      upxArgs: ["--lzma", "--best"],
       ...over.tailscale,
     },
-    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true, ...over.busybox },
+    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true, upxArgs: ["--lzma", "--best"], ...over.busybox },
     caBundle: {
       module: "golang.org/x/crypto/x509roots/fallback",
       version: "v0.0.1",

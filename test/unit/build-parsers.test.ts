@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { goFlags, goSumHashes, parseGoVersionM } from "../../src/build/tailscale.js";
-import { parseUpxVersion, versionAtLeast } from "../../src/build/upx.js";
+import { parseUpxVersion, upxArgs, versionAtLeast } from "../../src/build/upx.js";
+import { allArchitectures } from "../../src/arch.js";
 import { sizeTable } from "../../src/build/sizes.js";
 
 const VM = [
@@ -43,6 +44,14 @@ test("profiles: small disables inlining but where packets flow, fast keeps it; b
   for (const f of [small, fast]) {
     assert.match(f.ldflags, /^-s -w -buildid= /);
     assert.match(f.ldflags, /version\.shortStamp=1\.102\.5/);
+  }
+});
+
+test("UPX arguments: ARM's 4-byte-word LZMA settings on every ARM architecture, not on amd64", () => {
+  for (const a of allArchitectures()) {
+    const args = upxArgs(a);
+    assert.deepEqual(args.slice(0, 2), ["--lzma", "--best"], a.name);
+    assert.equal(args.includes("--crp-lzma-lp=2"), a.goarch !== "amd64", `${a.name}: ${args.join(" ")}`);
   }
 });
 
