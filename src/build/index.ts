@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
+import { InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
 import { readReleaseRecord } from "../release/release.js";
@@ -15,7 +16,7 @@ import type { BuildRecord, Profile } from "./record.js";
 import { measureRootfs, sizeTable } from "./sizes.js";
 import { buildTailscale, resolveFeatures } from "./tailscale.js";
 import { requireBuildTools } from "./toolchain.js";
-import { upxPack } from "./upx.js";
+import { upxArgs, upxPack } from "./upx.js";
 
 export interface BuildOptions {
   arches: Architecture[];
@@ -41,7 +42,11 @@ export function recordPath(outDir: string, arch: ArchName): string {
 }
 
 export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
-  return JSON.parse(await readFile(recordPath(outDir, arch), "utf8")) as BuildRecord;
+  const path = recordPath(outDir, arch);
+  const rec = JSON.parse(await readFile(path, "utf8")) as BuildRecord;
+  // Schema 1 had gcflags as one string: such a folder needs a new build.
+  if (rec.schema !== 2) throw new InvalidInputError(`${path}: build record schema ${String(rec.schema)}, expected 2: build again`);
+  return rec;
 }
 
 /** Records of every architecture built into outDir, in the usual order. */
@@ -85,8 +90,8 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
     if (profile === "small") {
-      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, progress))).path;
-      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, progress))).path;
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, progress))).path;
     }
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
@@ -94,7 +99,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
         assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path }),
       );
       const rec: BuildRecord = {
-        schema: 1,
+        schema: 2,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
         profile,
@@ -109,8 +114,9 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           ldflags: ts.ldflags,
           gcflags: ts.gcflags,
           upx: profile === "small",
+          upxArgs: profile === "small" ? upxArgs(arch) : [],
         },
-        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small" },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small", upxArgs: profile === "small" ? upxArgs(arch) : [] },
         caBundle: ca.meta,
         sizes: await measureRootfs(dir),
       };

@@ -17,7 +17,7 @@ export interface GoModuleRef {
  * and `inspect` read this instead of re-deriving anything.
  */
 export interface BuildRecord {
-  schema: 1;
+  schema: 2;
   arch: ArchName;
   platform: { os: "linux"; architecture: string; variant?: string };
   profile: Profile;
@@ -36,8 +36,11 @@ export interface BuildRecord {
     modules: GoModuleRef[];
     goEnv: Record<string, string>;
     ldflags: string;
-    gcflags: string;
+    /** Each `-gcflags=` argument given to `go build`, in order (the last matching pattern wins). */
+    gcflags: string[];
     upx: boolean;
+    /** UPX's arguments when packed (empty otherwise). */
+    upxArgs: string[];
   };
   busybox: {
     version: string;
@@ -45,6 +48,7 @@ export interface BuildRecord {
     tarballSha256: string;
     applets: string[];
     upx: boolean;
+    upxArgs: string[];
   };
   caBundle: {
     module: string;

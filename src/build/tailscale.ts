@@ -18,7 +18,7 @@ import {
 } from "./features.js";
 import type { GoModuleRef, Profile } from "./record.js";
 
-const RECIPE = 2;
+const RECIPE = 3;
 /** The file our overlay adds to tailscale.com/cmd/tailscaled; see the file for why. */
 const OVERLAY_FILES = ["zz_verbose_log_filter.go"];
 
@@ -96,7 +96,8 @@ export interface TailscaleBuild {
   goVersion: string;
   tags: string[];
   ldflags: string;
-  gcflags: string;
+  /** Each `-gcflags=` argument, in order. */
+  gcflags: string[];
   goEnv: Record<string, string>;
   modules: GoModuleRef[];
   cacheHit: boolean;
@@ -131,8 +132,22 @@ export function goSumHashes(gosum: string): Map<string, string> {
   return m;
 }
 
-/** The ldflags and gcflags of a profile. */
-export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags?: string } {
+/**
+ * `-gcflags` of the `small` profile, one `go build -gcflags=` argument each,
+ * in order; for each package the go command applies the last pattern that
+ * matches it. No inlining anywhere (the packed binary is ~600 kB smaller),
+ * except in the packages every packet goes through: without inlining the
+ * generic ChaCha20-Poly1305 runs at half speed and allocates per packet.
+ * bench/REPORT.md has what each of these costs and buys.
+ */
+export const SMALL_GCFLAGS = [
+  "all=-l",
+  "golang.org/x/crypto/...=",
+  "github.com/tailscale/wireguard-go/...=",
+] as const;
+
+/** The ldflags and gcflags (each a `-gcflags=` argument, in order) of a profile. */
+export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags: string[] } {
   const short = version.replace(/^v/, "");
   const ldflags = [
     "-s",
@@ -141,8 +156,7 @@ export function goFlags(profile: Profile, version: string): { ldflags: string; g
     `-X tailscale.com/version.longStamp=${short}`,
     `-X tailscale.com/version.shortStamp=${short}`,
   ].join(" ");
-  // No inlining shrinks the packed binary (~600 kB); `fast` keeps it for CPU-bound routers.
-  return profile === "small" ? { ldflags, gcflags: "all=-l" } : { ldflags };
+  return { ldflags, gcflags: profile === "small" ? [...SMALL_GCFLAGS] : [] };
 }
 
 /**
@@ -168,7 +182,7 @@ export async function buildTailscale(
   progress.info(`tags: ${features.tags.join(",")}`);
   const key = cacheKey([
     "tailscale", RECIPE, gomod, gosum, gov, JSON.stringify(env), features.tags.join(","),
-    flags.ldflags, flags.gcflags ?? "", ...overlaySources.map((o) => o.name + sha256(o.text)),
+    flags.ldflags, JSON.stringify(flags.gcflags), ...overlaySources.map((o) => o.name + sha256(o.text)),
   ]);
   const vendor = await vendoredModule(progress);
   const { dir, hit } = await cachedDir("tailscale", key, async (out) => {
@@ -184,7 +198,7 @@ export async function buildTailscale(
     const args = [
       "build", "-mod=vendor", `-overlay=${overlayJson}`, "-trimpath",
       `-tags=${features.tags.join(",")}`, `-ldflags=${flags.ldflags}`,
-      ...(flags.gcflags ? [`-gcflags=${flags.gcflags}`] : []),
+      ...flags.gcflags.map((g) => `-gcflags=${g}`),
       "-o", join(out, "tailscale.combined"), "tailscale.com/cmd/tailscaled",
     ];
     await run("go", args, { cwd: vendor, env: goCommandEnv(env), onLine: (l) => progress.detail(l) });
@@ -203,7 +217,7 @@ export async function buildTailscale(
     goVersion: info.goVersion,
     tags: features.tags,
     ldflags: flags.ldflags,
-    gcflags: flags.gcflags ?? "",
+    gcflags: flags.gcflags,
     goEnv: env,
     modules: [withSum(info.main), ...info.deps.map(withSum)],
     cacheHit: hit,

@@ -389,6 +389,87 @@ function entrypointSuite(label: string, bb: string | Error): void {
     });
   });
 
+  describe("entrypoint memory limit (GOMEMLIMIT from the container's cgroup)", { concurrency: 4 }, () => {
+    const MiB = 1024 * 1024;
+    /** Writes cgroup files under the run's fake root: { "memory.max": "67108864", ... } and /proc/self/cgroup. */
+    const cgroup = (files: Record<string, string>, procSelf?: string) => (dir: string) => {
+      for (const [f, v] of Object.entries(files)) {
+        const p = join(dir, "root/sys/fs/cgroup", f);
+        mkdirSync(join(p, ".."), { recursive: true });
+        writeFileSync(p, `${v}\n`);
+      }
+      if (procSelf !== undefined) {
+        mkdirSync(join(dir, "root/proc/self"), { recursive: true });
+        writeFileSync(join(dir, "root/proc/self/cgroup"), procSelf);
+      }
+    };
+    const started = ({ dir }: { dir: string }) => existsSync(join(dir, "tailscaled.env"));
+    const goMemLimit = (r: Run) => /^GOMEMLIMIT=(.*)$/m.exec(r.daemonEnv)?.[1];
+
+    const cases: Array<[string, Record<string, string>, string | undefined, string]> = [
+      // [what, cgroup files, /proc/self/cgroup, expected GOMEMLIMIT]
+      ["cgroup v2 memory.max of 256 MiB: a quarter kept as headroom", { "memory.max": String(256 * MiB) }, undefined, "192MiB"],
+      ["memory.max of 128 MiB", { "memory.max": String(128 * MiB), "memory.high": "max" }, undefined, "96MiB"],
+      ["memory.max of 96 MiB: at least 24 MiB headroom", { "memory.max": String(96 * MiB) }, undefined, "72MiB"],
+      ["memory.max of 64 MiB: never below the 40 MiB floor", { "memory.max": String(64 * MiB) }, undefined, "40MiB"],
+      ["memory.high lower than memory.max wins", { "memory.max": String(256 * MiB), "memory.high": String(128 * MiB) }, undefined, "96MiB"],
+      ["cgroup v1 memory.limit_in_bytes", { "memory/memory.limit_in_bytes": String(128 * MiB) }, "4:memory:/", "96MiB"],
+      ["cgroup v1 with the whole tree visible: the process's own folder", { "memory/memory.limit_in_bytes": "9223372036854771712", "memory/ctr/memory.limit_in_bytes": String(256 * MiB) }, "5:cpu,memory:/ctr\n0::/\n", "192MiB"],
+      ["cgroup v2 nested: the smallest limit of the cgroup and its ancestors", { "a/memory.max": String(128 * MiB), "a/b/memory.max": String(512 * MiB) }, "0::/a/b\n", "96MiB"],
+    ];
+    for (const [what, files, procSelf, want] of cases) {
+      test(`${what} -> GOMEMLIMIT=${want}`, async () => {
+        const r = await runEntrypoint({ setup: cgroup(files, procSelf), until: started });
+        assert.equal(goMemLimit(r), want, r.output);
+        assert.match(r.output, new RegExp(`entrypoint: memory: GOMEMLIMIT=${want} \\(container limit \\d+ MiB from /sys/fs/cgroup/\\S+, headroom \\d+ MiB, floor 40 MiB\\)`));
+      });
+    }
+
+    test("no limit (none visible, 'max', or v1's unlimited): GOMEMLIMIT not set, and the log says so", async () => {
+      const none: Array<Record<string, string>> = [{}, { "memory.max": "max", "memory.high": "max" }, { "memory/memory.limit_in_bytes": "9223372036854771712" }];
+      for (const files of none) {
+        const r = await runEntrypoint({ setup: cgroup(files), until: started });
+        assert.equal(goMemLimit(r), undefined, JSON.stringify(files));
+        assert.match(r.output, /memory: no container memory limit found; GOMEMLIMIT not set/);
+      }
+    });
+
+    test("a limit at or below the floor: GOMEMLIMIT at the floor and a warning", async () => {
+      const r = await runEntrypoint({ setup: cgroup({ "memory.max": String(32 * MiB) }), until: started });
+      assert.equal(goMemLimit(r), "40MiB");
+      assert.match(r.output, /warning: the container's memory limit \(32 MiB\) is below what tailscaled needs/);
+    });
+
+    test("GOMEMLIMIT set by the user is kept as it is", async () => {
+      const r = await runEntrypoint({ env: { GOMEMLIMIT: "50MiB" }, setup: cgroup({ "memory.max": String(256 * MiB) }), until: started });
+      assert.equal(goMemLimit(r), "50MiB");
+      assert.match(r.output, /memory: GOMEMLIMIT=50MiB \(set by you\)/);
+    });
+
+    test("TS_GOMEMLIMIT=off leaves it unset; TS_GOMEMLIMIT_HEADROOM sets the headroom in MiB", async () => {
+      const off = await runEntrypoint({ env: { TS_GOMEMLIMIT: "off" }, setup: cgroup({ "memory.max": String(256 * MiB) }), until: started });
+      assert.equal(goMemLimit(off), undefined);
+      assert.match(off.output, /GOMEMLIMIT not set \(TS_GOMEMLIMIT=off\)/);
+      const hr = await runEntrypoint({ env: { TS_GOMEMLIMIT_HEADROOM: "8" }, setup: cgroup({ "memory.max": String(128 * MiB) }), until: started });
+      assert.equal(goMemLimit(hr), "120MiB");
+      const floor = await runEntrypoint({ env: { TS_GOMEMLIMIT_HEADROOM: "100" }, setup: cgroup({ "memory.max": String(128 * MiB) }), until: started });
+      assert.equal(goMemLimit(floor), "40MiB", "the floor holds against a large headroom too");
+    });
+
+    test("bad TS_GOMEMLIMIT or TS_GOMEMLIMIT_HEADROOM stops before tailscaled starts", async () => {
+      for (const [env, msg] of [
+        [{ TS_GOMEMLIMIT: "64MiB" }, /TS_GOMEMLIMIT must be auto or off, not '64MiB'/],
+        [{ TS_GOMEMLIMIT_HEADROOM: "16MiB" }, /TS_GOMEMLIMIT_HEADROOM must be a whole number of MiB/],
+        [{ TS_GOMEMLIMIT_HEADROOM: "016" }, /TS_GOMEMLIMIT_HEADROOM must be a whole number of MiB/],
+      ] as const) {
+        const r = await runEntrypoint({ env: { ...env }, setup: cgroup({ "memory.max": String(128 * MiB) }) });
+        assert.equal(r.code, 2, r.output);
+        assert.match(r.output, msg);
+        assert.equal(r.daemonArgs, undefined);
+      }
+    });
+  });
+
   describe("entrypoint validation", { concurrency: 4 }, () => {
     const goodRoutes: Array<[string, string]> = [
       ["10.0.0.0/8", "10.0.0.0/8"],

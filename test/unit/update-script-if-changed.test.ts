@@ -72,7 +72,7 @@ ${extra}`;
 
 function options(tb: Testbed, text: string): RunOptions {
   const config = tb.config(text);
-  return { client: tb.client, config, plan: tb.plan(config), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000 };
+  return { client: tb.client, config, planOptions: tb.planOptions(), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000 };
 }
 
 const containers = (tb: Testbed) => tb.client.get<RosRecord[]>("container");

@@ -2,13 +2,12 @@ import { existsSync } from "node:fs";
 import { UsageError } from "../../errors.js";
 import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
-import { loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
+import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
 import { resolveTarget } from "../../routeros/credentials.js";
 import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } from "../../routeros/deploy.js";
 import { buildPlan } from "../../routeros/plan.js";
 import { RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
-import { parseRouterOsVersion, syntaxFor } from "../../routeros/version.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
 import { upgradeIfChanged } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
@@ -44,7 +43,9 @@ function configPath(args: ParsedArgs): string {
 }
 
 function loadConfig(args: ParsedArgs): RouterConfig {
-  const c = loadRouterConfig(configPath(args));
+  let c = loadRouterConfig(configPath(args));
+  const v = args.values["routeros-version"];
+  if (typeof v === "string") c = forVersion(c, v);
   for (const w of c.warnings) err(`warning: ${w}`);
   return c;
 }
@@ -76,7 +77,7 @@ function runOptions(args: ParsedArgs, c: RestClient, config: RouterConfig, image
   return {
     client: c,
     config,
-    plan: buildPlan(config, { resolveSecrets: true, imageOverride }),
+    planOptions: { resolveSecrets: true, imageOverride },
     dryRun: boolOpt(args, "dry-run"),
     updateSecrets: boolOpt(args, "update-secrets"),
     serveAddress: stringOpt(args, "serve-address"),
@@ -100,11 +101,6 @@ const scriptCommand: Command = {
   options: { ...configOpt, "routeros-version": { type: "string" }, "show-secrets": { type: "boolean" }, output: { type: "string", short: "o" } },
   async run(args) {
     const config = loadConfig(args);
-    const v = stringOpt(args, "routeros-version");
-    if (v) {
-      config.version = parseRouterOsVersion(v);
-      config.syntax = syntaxFor(config.version);
-    }
     const showSecrets = boolOpt(args, "show-secrets");
     const plan = buildPlan(config, { resolveSecrets: showSecrets });
     const text = renderScript(config, plan, { showSecrets });
