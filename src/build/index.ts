@@ -89,9 +89,11 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     );
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
-    if (profile === "small") {
-      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, progress))).path;
-      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, progress))).path;
+    const packArgs = upxArgs(arch, profile);
+    const packed = packArgs.length > 0;
+    if (packed) {
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, profile, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, profile, progress))).path;
     }
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
@@ -113,10 +115,10 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           goEnv: ts.goEnv,
           ldflags: ts.ldflags,
           gcflags: ts.gcflags,
-          upx: profile === "small",
-          upxArgs: profile === "small" ? upxArgs(arch) : [],
+          upx: packed,
+          upxArgs: packArgs,
         },
-        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small", upxArgs: profile === "small" ? upxArgs(arch) : [] },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: packed, upxArgs: packArgs },
         caBundle: ca.meta,
         sizes: await measureRootfs(dir),
       };

@@ -28,7 +28,7 @@ export interface BuildRecord {
     goVersion: string;
     /** Full tag list given to `go build` (ts_include_cli + ts_omit_*). */
     tags: string[];
-    /** Allowlisted features (config/features.txt). */
+    /** Allowlisted features (config/image.yaml tailscale.features). */
     features: string[];
     /** Features the pinned release knows about and this build omits. */
     omittedFeatures: string[];
