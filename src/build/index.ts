@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
-import { InvalidInputError } from "../errors.js";
+import { FailureError, InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
 import { readReleaseRecord } from "../release/release.js";
 import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
-import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
+import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
 import { buildBusybox } from "./busybox.js";
 import { buildCaBundle } from "./cacerts.js";
@@ -148,19 +148,78 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   return { records, table, imageFiles };
 }
 
-async function writeImageFiles(outDir: string, records: BuildRecord[], progress: Progress): Promise<string[]> {
+/**
+ * What must agree between the architectures of one release: everything in a
+ * record but the architecture itself, its Go target and its sizes.
+ */
+export function releaseKey(r: BuildRecord): string {
+  const { version, goVersion, tags, features, ldflags, gcflags, upx } = r.tailscale;
+  return JSON.stringify({
+    profile: r.profile,
+    tailscale: { version, goVersion, tags, features, ldflags, gcflags, upx },
+    busybox: { version: r.busybox.version, tarballSha256: r.busybox.tarballSha256, applets: r.busybox.applets, upx: r.busybox.upx },
+    caBundle: r.caBundle.sha256,
+  });
+}
+
+export interface ReleaseSet {
+  /** Records of the same release as the ones just built, in arch order. */
+  records: BuildRecord[];
+  /** Architectures that release lacks in the output folder. */
+  missing: ArchName[];
+}
+
+/** The release the just-built records belong to, merged with matching builds already in outDir. */
+export async function releaseSet(outDir: string, built: readonly BuildRecord[]): Promise<ReleaseSet> {
+  if (built.length === 0) throw new FailureError("no built architectures to write images for");
+  const key = releaseKey(built[0]!);
+  const mismatch = built.find((r) => releaseKey(r) !== key);
+  if (mismatch) throw new FailureError(`${mismatch.arch} was built differently from ${built[0]!.arch} in the same run`);
+  const fresh = new Map(built.map((r) => [r.arch, r]));
+  const records: BuildRecord[] = [];
+  const missing: ArchName[] = [];
+  for (const a of allArchitectures()) {
+    let r = fresh.get(a.name);
+    if (!r) {
+      const old = await readRecord(outDir, a.name).catch(() => undefined);
+      if (old && releaseKey(old) === key && (await exists(rootfsDir(outDir, a.name)))) r = old;
+    }
+    if (r) records.push(r);
+    else missing.push(a.name);
+  }
+  return { records, missing };
+}
+
+/**
+ * Image files for the release in outDir. A narrow build (--arch) merges with
+ * the matching builds already there; the OCI layout, which is what `publish`
+ * pushes, is written only when every architecture is present, and removed
+ * otherwise. Image files of other versions or builds are removed too.
+ */
+export async function writeImageFiles(outDir: string, built: BuildRecord[], progress: Progress): Promise<string[]> {
   const image = await import("../image/index.js");
-  const version = await imageVersion(records[0]!.tailscale.version);
+  const set = await releaseSet(outDir, built);
+  const complete = set.missing.length === 0;
+  const version = await imageVersion(set.records[0]!.tailscale.version);
   const result = await progress.step("write image files", async () =>
     image.writeImages({
       distDir: outDir,
-      records,
+      records: set.records,
       rootfsDir: (a: ArchName) => rootfsDir(outDir, a),
       sourceDateEpoch: await image.defaultSourceDateEpoch(projectRoot),
       revision: await image.gitRevision(projectRoot),
       imageVersion: version,
       progress,
+      oci: complete,
     }),
   );
+  const removed = await image.removeStaleImageFiles(outDir, result.files);
+  for (const f of removed) progress.info(`removed ${f}: not part of ${version} as built now`);
+  if (!complete) {
+    progress.info(
+      `no OCI layout written: ${outDir} has no matching build for ${set.missing.join(", ")}; a release holds every architecture, so build ` +
+        `them too (or run a full build) before 'publish'`,
+    );
+  }
   return result.files;
 }

@@ -36,7 +36,7 @@ export function goCommandEnv(extra: Record<string, string> = {}): NodeJS.Process
 /** The Go version every cache key includes; asked once per process. */
 export const goVersion = memoize(async (): Promise<string> => {
   const r = await tryRun("go", ["env", "GOVERSION"], { env: goCommandEnv() });
-  if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "apt-get install golang-go (needs the version in go/go.mod)");
+  if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "bash scripts/install-go.sh (the Go that go/go.mod pins)");
   return r.stdout.trim();
 });
 

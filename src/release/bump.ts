@@ -1,11 +1,11 @@
-import { cp, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkAllowlistKnown, parseFeatureAllowlist, parseFeatureList } from "../build/features.js";
 import { goCommandEnv } from "../build/tailscale.js";
 import { CommandError, FailureError, InvalidInputError, UsageError } from "../errors.js";
 import { run } from "../util/exec.js";
-import { tempSibling } from "../util/fsx.js";
+import { atomicWriteFile } from "../util/fsx.js";
 import { compareSemVer, isStableTailscale, parseSemVer, type SemVer } from "./version.js";
 
 /*
@@ -174,10 +174,7 @@ export async function replaceGoModFiles(goDir: string, gomod: string, gosum: str
   const oldSum = await readFile(join(goDir, "go.sum"), "utf8").catch(() => "");
   const union = [...new Set([...oldSum.split("\n"), ...gosum.split("\n")].filter(Boolean))].sort().join("\n") + "\n";
   const put = async (name: string, text: string) => {
-    const p = join(goDir, name);
-    const tmp = tempSibling(p);
-    await writeFile(tmp, text);
-    await rename(tmp, p);
+    await atomicWriteFile(join(goDir, name), text);
   };
   await put("go.sum", union);
   await put("go.mod", gomod);

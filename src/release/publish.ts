@@ -1,3 +1,4 @@
+import { allArchitectures, platformString } from "../arch.js";
 import { InvalidInputError } from "../errors.js";
 import type { Credentials } from "./credentials.js";
 import { OciLayoutReader, VERSION_ANNOTATION, platformText, type Descriptor, type LayoutImage } from "./layout.js";
@@ -120,6 +121,18 @@ function sameRootfs(local: LayoutImage, remote: RemoteImage): boolean {
   });
 }
 
+/** A release holds every architecture: a layout with fewer would strand the routers of the others. */
+export function requireEveryPlatform(img: LayoutImage, layoutDir: string): void {
+  const have = new Set(img.platforms.map((p) => platformText(p.descriptor.platform)));
+  const missing = allArchitectures().filter((a) => !have.has(platformString(a)));
+  if (missing.length) {
+    throw new InvalidInputError(
+      `${layoutDir}: ${img.ref} lacks ${missing.map((a) => `${platformString(a)} (${a.name})`).join(", ")}; a release holds every architecture: ` +
+        `run a full 'mikrotik-tailscale build' and publish again`,
+    );
+  }
+}
+
 export async function publish(o: PublishOptions): Promise<PublishResult> {
   const log = o.log ?? (() => {});
   const reader = await OciLayoutReader.open(o.layoutDir);
@@ -130,6 +143,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   if (img.version && img.version !== ref) {
     throw new InvalidInputError(`the image named '${ref}' says it is version ${img.version} (org.opencontainers.image.version)`);
   }
+  requireEveryPlatform(img, o.layoutDir);
   const channel = o.target.tag ?? DEFAULT_CHANNEL;
   const repoText = formatReference({ registry: o.target.registry, repository: o.target.repository });
   const client = new RegistryClient({

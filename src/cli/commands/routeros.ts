@@ -1,5 +1,6 @@
-import { writeFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { UsageError } from "../../errors.js";
+import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
 import { resolveTarget } from "../../routeros/credentials.js";
@@ -105,7 +106,8 @@ const scriptCommand: Command = {
     const text = renderScript(config, plan, { showSecrets });
     const out = stringOpt(args, "output");
     if (out) {
-      writeFileSync(out, text, { mode: showSecrets ? 0o600 : 0o644 });
+      if (showSecrets) await writeSecretFile(out, text);
+      else await atomicWriteFile(out, text);
       err(`wrote ${out}${showSecrets ? " (contains the auth key: keep it private)" : ""}`);
     } else {
       process.stdout.write(text);
@@ -211,7 +213,7 @@ const simulateCommand: Command = {
       failStart: re ? (c) => (re.test(c.tag ?? "") ? "simulated start failure (--fail-start)" : undefined) : undefined,
     });
     const certOut = stringOpt(args, "cert-out");
-    if (certOut && running.certificate) writeFileSync(certOut, running.certificate);
+    if (certOut && running.certificate) await atomicWriteFile(certOut, running.certificate);
     err("RouterOS REST simulator (a simulator written from the documentation, not RouterOS)");
     process.stdout.write(`${running.origin}\n`);
     if (running.certificate && !certOut) err("TLS certificate is self-signed: use --cert-out and pass it as --ca-file");
