@@ -308,7 +308,7 @@ async function main(argv: string[]): Promise<number> {
   if (opts.steps.includes("cap")) {
     const small = await variantSource(art, "small");
     const headscaleBin = await ensureHeadscale(log);
-    const runs = opts.capsMiB.flatMap((capMiB) => (["auto", "off"] as const).map((gomemlimit) => ({ source: small, capMiB, gomemlimit })));
+    const runs = opts.capsMiB.flatMap((capMiB) => opts.capModes.map((gomemlimit) => ({ source: small, capMiB, gomemlimit })));
     const c = await step(`memory under caps of ${opts.capsMiB.join(", ")} MiB`, () => runCaps({ runs, headscaleBin, trafficSeconds: opts.trafficSeconds, log }));
     await save({ cap: { meta: await runMeta(snap.commit), ...c } });
   }

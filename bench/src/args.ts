@@ -23,6 +23,8 @@ export interface BenchOptions {
   rateRuns: number;
   /** cgroup memory caps for the cap step, MiB. */
   capsMiB: number[];
+  /** The entrypoint settings each cap runs with: auto, off, auto:N (N MiB headroom). */
+  capModes: string[];
   /** Architectures for the flash and build steps (empty: all four). */
   arches: string[];
   /** Work folder for builds, snapshots and labs (git-ignored). */
@@ -51,8 +53,9 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
                      (default ${DEFAULT_VARIANTS.join(",")}; small is always measured)
   --rate N           router rate for iperf3 -b, Mbit/s (default 100)
   --rate-runs N      throughput: runs per variant at the router rate (default 3)
-  --caps LIST        cap: cgroup memory caps in MiB (default 96,64), each with
-                     TS_GOMEMLIMIT=auto and =off, profile small
+  --caps LIST        cap: cgroup memory caps in MiB (default 96,64), profile small
+  --cap-modes LIST   cap: the entrypoint's setting for each cap: auto, off,
+                     auto:N (TS_GOMEMLIMIT_HEADROOM=N) (default auto,off)
   --arch LIST        flash and build: these architectures only (default: all four)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
@@ -73,6 +76,15 @@ export function parseVariants(v: string | undefined): Variant[] {
     want.add(x as Variant);
   }
   return VARIANTS.filter((x) => want.has(x));
+}
+
+export function parseCapModes(v: string | undefined): string[] {
+  if (v === undefined || v.trim() === "") return ["auto", "off"];
+  return v.split(",").map((x) => {
+    const t = x.trim();
+    if (!/^(auto|off|auto:\d{1,4})$/.test(t)) throw new BenchUsageError(`--cap-modes: '${t}' is not auto, off or auto:N`);
+    return t;
+  });
 }
 
 export function parseCaps(v: string | undefined): number[] {
@@ -117,6 +129,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         rate: { type: "string" },
         "rate-runs": { type: "string" },
         caps: { type: "string" },
+        "cap-modes": { type: "string" },
         arch: { type: "string" },
         work: { type: "string" },
         "report-dir": { type: "string" },
@@ -138,6 +151,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     rateMbit: positiveInt("rate", v.rate, 100, 100_000),
     rateRuns: positiveInt("rate-runs", v["rate-runs"], 3, 50),
     capsMiB: parseCaps(v.caps),
+    capModes: parseCapModes(v["cap-modes"]),
     arches: (v.arch ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,

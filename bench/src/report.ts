@@ -336,7 +336,7 @@ function capSection(r: Results): string[] {
   const rows = c.runs.map((x) => [
     `${x.capMiB} MiB`,
     x.gomemlimit,
-    x.logged ? `\`${x.logged.replace(/^GOMEMLIMIT=/, "").split(" ")[0]}\`` : x.gomemlimit === "off" ? "not set" : "–",
+    x.logged?.startsWith("GOMEMLIMIT=") ? `\`${x.logged.slice("GOMEMLIMIT=".length).split(" ")[0]}\`` : x.logged || x.gomemlimit === "off" ? "not set" : "–",
     x.survived ? "survived" : `**killed**${x.killed.length ? ` (${x.killed.map((n) => (n === "a" ? "receiver" : "sender")).join(", ")})` : ""}${x.error ? `: ${x.error.slice(0, 80)}` : ""}`,
     memMiB(x.peakKiB.a),
     memMiB(x.peakKiB.b),

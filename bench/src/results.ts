@@ -122,8 +122,8 @@ export interface ThroughputSection {
 export interface CapRun {
   variant: Variant;
   capMiB: number;
-  /** The entrypoint's TS_GOMEMLIMIT: auto (GOMEMLIMIT from the cap) or off. */
-  gomemlimit: "auto" | "off";
+  /** The entrypoint's TS_GOMEMLIMIT: auto (GOMEMLIMIT from the cap), auto:N (with TS_GOMEMLIMIT_HEADROOM=N MiB) or off. */
+  gomemlimit: string;
   /** What the entrypoint logged for GOMEMLIMIT (node a). */
   logged?: string;
   /** Both tailscaled processes still ran when the traffic ended. */

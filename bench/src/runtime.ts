@@ -163,9 +163,17 @@ export async function runRuntime(o: RuntimeOptions): Promise<RuntimeResult> {
   }
 }
 
+/** The entrypoint's environment for a cap mode: auto, off, or auto:N (N MiB of headroom). */
+export function capModeEnv(mode: string): Record<string, string> {
+  const m = /^auto:(\d+)$/.exec(mode);
+  if (m) return { TS_GOMEMLIMIT: "auto", TS_GOMEMLIMIT_HEADROOM: m[1]! };
+  if (mode === "auto" || mode === "off") return { TS_GOMEMLIMIT: mode };
+  throw new Error(`unknown cap mode '${mode}' (auto, off or auto:N)`);
+}
+
 export interface CapOptions {
   /** One run per entry: a build, a cap and the entrypoint's TS_GOMEMLIMIT. */
-  runs: { source: VariantSource; capMiB: number; gomemlimit: "auto" | "off" }[];
+  runs: { source: VariantSource; capMiB: number; gomemlimit: string }[];
   headscaleBin: string;
   trafficSeconds: number;
   log: (s: string) => void;
@@ -180,9 +188,9 @@ export interface CapOptions {
 export async function runCaps(o: CapOptions): Promise<Omit<CapSection, "meta">> {
   const runs: CapRun[] = [];
   for (const c of o.runs) {
-    const label = `${c.source.variant}-${c.capMiB}m-${c.gomemlimit}`;
+    const label = `${c.source.variant}-${c.capMiB}m-${c.gomemlimit.replace(":", "-")}`;
     const pair = new NodePair(
-      { ...c.source, label, memoryLimitBytes: c.capMiB * 1024 * 1024, env: { ...c.source.env, TS_GOMEMLIMIT: c.gomemlimit } },
+      { ...c.source, label, memoryLimitBytes: c.capMiB * 1024 * 1024, env: { ...c.source.env, ...capModeEnv(c.gomemlimit) } },
       o.headscaleBin,
       o.log,
     );

@@ -1,13 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
-import { InvalidInputError } from "../errors.js";
+import { FailureError, InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
 import { readReleaseRecord } from "../release/release.js";
 import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
-import { FailureError } from "../errors.js";
 import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
 import { buildBusybox } from "./busybox.js";

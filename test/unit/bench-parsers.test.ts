@@ -11,6 +11,7 @@ import { osName } from "../../bench/src/machine.js";
 import { medianSample, parseKbLines, parseMemory, parseProcStatTicks, readCpuSeconds, readMemory } from "../../bench/src/procmem.js";
 import { parseStepTimes, secondsByArch } from "../../bench/src/progress-log.js";
 import { median, rotation, summarize } from "../../bench/src/stats.js";
+import { capModeEnv } from "../../bench/src/runtime.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../../bench/fixtures/${name}`, import.meta.url), "utf8");
 
@@ -181,6 +182,11 @@ test("command line: steps, numbers and their limits; defaults", () => {
   assert.throws(() => parseBenchArgs(["--variants", "tiny"], d), /unknown variant 'tiny'/);
   assert.deepEqual(parseBenchArgs(["--caps", "128, 48", "--rate", "50"], d).capsMiB, [128, 48]);
   assert.throws(() => parseBenchArgs(["--caps", "8"], d), /--caps: '8' is not a cap in MiB/);
+  assert.deepEqual(o.capModes, ["auto", "off"]);
+  assert.deepEqual(parseBenchArgs(["--cap-modes", "auto:16, off"], d).capModes, ["auto:16", "off"]);
+  assert.throws(() => parseBenchArgs(["--cap-modes", "on"], d), /--cap-modes: 'on' is not auto, off or auto:N/);
+  assert.deepEqual(capModeEnv("auto:16"), { TS_GOMEMLIMIT: "auto", TS_GOMEMLIMIT_HEADROOM: "16" });
+  assert.deepEqual(capModeEnv("off"), { TS_GOMEMLIMIT: "off" });
   assert.deepEqual([o.runs, o.seconds, o.idleSeconds, o.trafficSeconds, o.workDir, o.reportDir, o.help], [5, 10, 30, 30, "w", "r", false]);
   const p = parseBenchArgs(["--only", "build, flash", "--runs", "9", "--seconds=20", "--work", "x", "-h"], d);
   assert.deepEqual(p.steps, ["flash", "build"], "steps run in their fixed order");
