@@ -4,7 +4,7 @@ import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
 import { FailureError, InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
-import { readReleaseRecord } from "../release/release.js";
+import { computeFingerprint, readReleaseRecord } from "../release/release.js";
 import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
 import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
@@ -77,6 +77,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   await requireBuildTools(opts.arches);
   const pins = loadPins();
   const goPins = loadGoModPins();
+  const fingerprint = await computeFingerprint(projectRoot);
   const features = await progress.step("resolve Tailscale feature tags", () => resolveFeatures(progress));
   const ca = await progress.step("CA bundle", () => buildCaBundle(progress));
 
@@ -101,6 +102,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
       );
       const rec: BuildRecord = {
         schema: 2,
+        fingerprint: fingerprint.digest,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
         profile,
@@ -157,6 +159,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
 export function releaseKey(r: BuildRecord): string {
   const { version, goVersion, tags, features, ldflags, gcflags, upx } = r.tailscale;
   return JSON.stringify({
+    fingerprint: r.fingerprint ?? null,
     profile: r.profile,
     tailscale: { version, goVersion, tags, features, ldflags, gcflags, upx },
     busybox: { version: r.busybox.version, tarballSha256: r.busybox.tarballSha256, applets: r.busybox.applets, upx: r.busybox.upx },
