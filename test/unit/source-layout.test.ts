@@ -9,9 +9,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { projectRoot } from "../../src/paths.js";
 
-/** Test-only code still in src/, to move to test/support (issue 12, point 9: the RouterOS simulator fixtures). */
-const PENDING_MOVE = ["src/routeros/simulator/fixture.ts", "src/routeros/simulator/testbed.ts"];
-
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
@@ -33,8 +30,7 @@ test("every file under src/ is reached from the CLI or the library; test-only co
   visit(join(projectRoot, "src", "index.ts"));
   const unreached = tsFiles(join(projectRoot, "src"))
     .filter((f) => !seen.has(f))
-    .map((f) => relative(projectRoot, f))
-    .filter((f) => !PENDING_MOVE.includes(f));
+    .map((f) => relative(projectRoot, f));
   assert.deepEqual(unreached, [], "only tests use these: move them to test/support");
   assert.ok(seen.size > 50, `walked ${seen.size} files`);
 });
