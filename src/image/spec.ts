@@ -16,7 +16,6 @@ import { PROFILES, type Profile } from "../build/record.js";
 import { InvalidInputError } from "../errors.js";
 import { configDir } from "../paths.js";
 import { canonicalJson } from "./digest.js";
-import { createHash } from "node:crypto";
 
 export const IMAGE_SPEC_FILE = join("config", "image.yaml");
 
@@ -114,11 +113,6 @@ export function loadImageSpec(dir = configDir): ImageSpec {
   return spec;
 }
 
-/** sha256 of the canonical JSON of a parsed spec: what the release fingerprint records. */
-export function imageSpecDigest(spec: ImageSpec): string {
-  return createHash("sha256").update(canonicalJson(spec)).digest("hex");
-}
-
 export function profileSpec(spec: ImageSpec, profile: Profile): ProfileSpec {
   return spec.profiles[profile]!;
 }
@@ -147,5 +141,5 @@ export function busyboxSelection(spec: ImageSpec, source = IMAGE_SPEC_FILE): Bus
 
 /** The canonical text of the busybox selection: what its build cache key holds. */
 export function busyboxSelectionText(spec: ImageSpec): string {
-  return canonicalJson(spec.busybox).toString();
+  return Buffer.from(canonicalJson(spec.busybox)).toString("utf8");
 }
