@@ -136,9 +136,9 @@ async function flashStep(art: Artifacts, arches: Architecture[], variants: Varia
     const f = await ourFlashRow("fast", fast.outDir, a.name);
     const st = await art.stockBuild(a);
     rows.push(s, f, stockFlashRow(a.name, { tailscaled: await fileSize(st.files.tailscaled), tailscale: await fileSize(st.files.tailscale) }, f));
-    // The recipes need full builds of their own: amd64 (the nodes) and arm64 (the target) only.
-    if (!RECIPE_ARCHES.includes(a.name)) continue;
-    for (const v of variants.filter((x) => x === "reference" || INLINE_EXPERIMENTS[x])) {
+    // The recipes need full builds of their own: the reference for amd64 (the
+    // nodes) and arm64 (the target), the inlining experiments for amd64 only.
+    for (const v of variants.filter((x) => (x === "reference" && RECIPE_ARCHES.includes(a.name)) || (INLINE_EXPERIMENTS[x] && a.name === "amd64"))) {
       rows.push(recipeFlashRow(v, a.name, await fileSize((await art.recipe(v, a)).binary), s));
     }
   }
