@@ -79,4 +79,4 @@ export const RECIPE_NOTE =
   "`featuretags --min --add=osrouter` with its opt-ins' omit tags deleted, `ts_include_cli`, `-trimpath -ldflags \"-s -w\" " +
   "-gcflags=all=-l`, `upx --lzma --best`. `small+runtime` and `small+net` are our small build with inlining also restored in " +
   "`runtime`, or in `tailscale.com/net/tstun`, `.../wgengine/magicsock` and `.../net/batching`. These rows put that binary in " +
-  "place of ours and count the rest as in `small`, so they differ only in Tailscale. They are built for amd64 and arm64 only.";
+  "place of ours and count the rest as in `small`, so they differ only in Tailscale. The reference is built for amd64 and arm64, the experiments for amd64 only.";
