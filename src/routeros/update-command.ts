@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { atomicWriteFile } from "../util/fsx.js";
 import type { Command } from "../cli/command.js";
 import { boolOpt, stringOpt } from "../cli/command.js";
 import { UsageError } from "../errors.js";
@@ -57,7 +57,7 @@ export const updateScriptCommand: Command = {
     const text = boolOpt(args, "body") ? renderUpdateBody(config, plan, opts) : renderUpdateInstaller(config, plan, opts);
     const out = stringOpt(args, "output");
     if (out) {
-      writeFileSync(out, text);
+      await atomicWriteFile(out, text);
       process.stderr.write(`wrote ${out}\n`);
     } else {
       process.stdout.write(text);

@@ -16,7 +16,8 @@ import { buildPlan } from "../../src/routeros/plan.js";
 import { DIGEST_MARK, commentWithDigest, platformMatches, recordedDigest, remoteImageReference } from "../../src/routeros/update-check.js";
 import { renderUpdateBody, renderUpdateInstaller, updateTarget } from "../../src/routeros/update-script.js";
 
-const GOLDEN = join(projectRoot, "test", "golden", "update-script");
+// MT_GOLDEN_ROOT: another copy of test/golden (test/unit/test-harness.test.ts uses it).
+const GOLDEN = join(process.env.MT_GOLDEN_ROOT ?? join(projectRoot, "test", "golden"), "update-script");
 const YAML = readFileSync(join(GOLDEN, "router.yaml"), "utf8");
 const TOKEN = "https://auth.example.com/token?service=registry.example.com&scope=repository:owner/mikrotik-tailscale:pull";
 
@@ -38,7 +39,8 @@ for (const c of CASES) {
     const { config, plan } = setup(c.version, c.arch);
     const text = renderUpdateInstaller(config, plan, { tokenUrl: c.tokenUrl, interval: c.interval });
     const path = join(GOLDEN, c.file);
-    if (process.env.UPDATE_GOLDEN === "1" || !existsSync(path)) writeFileSync(path, text);
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, text);
+    assert.ok(existsSync(path), `${path} is missing: write it with UPDATE_GOLDEN=1, review it and check it in`);
     assert.equal(text, readFileSync(path, "utf8"), `${c.file} changed: review the diff, then refresh with UPDATE_GOLDEN=1`);
   });
 }

@@ -1,4 +1,4 @@
-import { writeFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { FailureError, UsageError } from "../../errors.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
@@ -8,7 +8,7 @@ import { buildPlan } from "../../routeros/plan.js";
 import { peerCertificateFingerprint, RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
 import { renderApp } from "../../routeros/app.js";
-import { atomicWriteFile } from "../../util/fsx.js";
+import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
 import { upgradeIfChanged } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
@@ -119,7 +119,8 @@ async function emit(out: string | undefined, text: string, secret: boolean, what
     process.stdout.write(text);
     return;
   }
-  await atomicWriteFile(out, text, secret ? 0o600 : 0o644);
+  if (secret) await writeSecretFile(out, text);
+  else await atomicWriteFile(out, text);
   err(`wrote ${out}${secret ? ` (contains ${what}: keep it private)` : ""}`);
 }
 
@@ -264,7 +265,7 @@ const simulateCommand: Command = {
       failStart: re ? (c) => (re.test(c.tag ?? "") ? "simulated start failure (--fail-start)" : undefined) : undefined,
     });
     const certOut = stringOpt(args, "cert-out");
-    if (certOut && running.certificate) writeFileSync(certOut, running.certificate);
+    if (certOut && running.certificate) await atomicWriteFile(certOut, running.certificate);
     err("RouterOS REST simulator (a simulator written from the documentation, not RouterOS)");
     process.stdout.write(`${running.origin}\n`);
     if (running.certificate && !certOut) err("TLS certificate is self-signed: use --cert-out and pass it as --ca-file");
