@@ -15,11 +15,14 @@ import { ensureHeadscale } from "../test/support/headscale.js";
 import { runCmd } from "../test/support/netns.js";
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from "./src/args.js";
 import { buildStock, busyboxSourcesDir, compareOutputs, fileSize, runCliBuild, type CliBuild, type StockBuild } from "./src/builds.js";
-import { ourFlashRow, STOCK_NOTE, stockFlashRow } from "./src/flash.js";
+import { ourFlashRow, RECIPE_NOTE, recipeFlashRow, STOCK_NOTE, stockFlashRow } from "./src/flash.js";
+import { buildInlineExperiment, buildReference, INLINE_EXPERIMENTS, type RecipeBuild } from "./src/recipes.js";
+import { readRecord } from "../src/build/index.js";
 import { runMeta } from "./src/machine.js";
 import { renderReport } from "./src/report.js";
-import { mergeResults, type FlashRow, type Results } from "./src/results.js";
-import { runRuntime } from "./src/runtime.js";
+import { mergeResults, type FlashRow, type Results, type Variant } from "./src/results.js";
+import type { VariantSource } from "./src/nodes.js";
+import { runCaps, runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
 import { measureVmMemory, type VmMemoryRow } from "./src/vm-memory.js";
 
@@ -60,6 +63,7 @@ async function loadResults(path: string): Promise<Results | undefined> {
 class Artifacts {
   private builds = new Map<string, Promise<CliBuild>>();
   private stock = new Map<string, Promise<StockBuild>>();
+  private recipes = new Map<string, Promise<RecipeBuild>>();
 
   constructor(
     private readonly snap: Snapshot,
@@ -99,13 +103,32 @@ class Artifacts {
     return p;
   }
 
+  /** The reference recipe or an inlining experiment for one architecture. */
+  recipe(variant: Variant, arch: Architecture): Promise<RecipeBuild> {
+    const k = `${variant}/${arch.name}`;
+    let p = this.recipes.get(k);
+    if (!p) {
+      p = step(`${variant} build, ${arch.name}`, async () => {
+        const dir = join(this.work, "recipes", variant.replace(/[^a-z0-9-]/g, "_"), arch.name);
+        const b =
+          variant === "reference"
+            ? await buildReference(this.snap.dir, arch, dir, loadGoModPins().tailscaleVersion, log)
+            : await buildInlineExperiment(variant, this.snap.dir, arch, dir, await readRecord((await this.ours("small")).outDir, arch.name), log);
+        if (b.cached) log(`  ${variant} ${arch.name}: unchanged inputs, kept from an earlier run`);
+        return b;
+      });
+      this.recipes.set(k, p);
+    }
+    return p;
+  }
+
   async tar(profile: "small" | "fast", arch: string): Promise<string> {
     const b = await this.ours(profile);
     return join(b.outDir, imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, arch));
   }
 }
 
-async function flashStep(art: Artifacts, arches: Architecture[]): Promise<FlashRow[]> {
+async function flashStep(art: Artifacts, arches: Architecture[], variants: Variant[]): Promise<FlashRow[]> {
   const small = await art.ours("small");
   const fast = await art.ours("fast");
   const rows: FlashRow[] = [];
@@ -114,8 +137,23 @@ async function flashStep(art: Artifacts, arches: Architecture[]): Promise<FlashR
     const f = await ourFlashRow("fast", fast.outDir, a.name);
     const st = await art.stockBuild(a);
     rows.push(s, f, stockFlashRow(a.name, { tailscaled: await fileSize(st.files.tailscaled), tailscale: await fileSize(st.files.tailscale) }, f));
+    // The recipes need full builds of their own: the reference for amd64 (the
+    // nodes) and arm64 (the target), the inlining experiments for amd64 only.
+    for (const v of variants.filter((x) => (x === "reference" && RECIPE_ARCHES.includes(a.name)) || (INLINE_EXPERIMENTS[x] && a.name === "amd64"))) {
+      rows.push(recipeFlashRow(v, a.name, await fileSize((await art.recipe(v, a)).binary), s));
+    }
   }
   return rows;
+}
+
+const RECIPE_ARCHES: string[] = ["amd64", "arm64"];
+
+/** What the nodes of one variant run (amd64). */
+async function variantSource(art: Artifacts, v: Variant): Promise<VariantSource> {
+  const amd64 = architecture("amd64");
+  if (v === "small" || v === "fast") return { variant: v, tar: await art.tar(v, "amd64") };
+  if (v === "stock") return { variant: v, tar: await art.tar("fast", "amd64"), stock: (await art.stockBuild(amd64)).files };
+  return { variant: v, tar: await art.tar("small", "amd64"), combined: (await art.recipe(v, amd64)).binary };
 }
 
 async function buildStep(opts: BenchOptions, snap: Snapshot, art: Artifacts, arches: Architecture[]): Promise<NonNullable<Results["build"]>> {
@@ -193,11 +231,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const runtime = opts.steps.includes("memory") || opts.steps.includes("throughput");
-  if (runtime && process.getuid?.() !== 0) {
+  const needsRoot = runtime || opts.steps.includes("cap");
+  if (needsRoot && process.getuid?.() !== 0) {
     process.stderr.write("bench: memory and throughput need root (network namespaces, runc); run as root or pick --only flash,build\n");
     return 1;
   }
-  if (runtime) {
+  if (needsRoot) {
     const missing: string[] = [];
     for (const tool of ["iperf3", "runc", "ip", "ss", "dd", "sync"]) {
       if ((await runCmd("sh", ["-c", `command -v ${tool}`], { timeoutMs: 5_000 })).code !== 0) missing.push(tool);
@@ -232,26 +271,17 @@ async function main(argv: string[]): Promise<number> {
   // One build per profile serves every step: the architectures flash and build
   // look at, plus amd64 for the nodes of memory and throughput.
   const artArches = opts.steps.includes("flash") || opts.steps.includes("build") ? [...all] : [];
-  if (runtime && !artArches.some((a) => a.name === "amd64")) artArches.unshift(architecture("amd64"));
+  if (needsRoot && !artArches.some((a) => a.name === "amd64")) artArches.unshift(architecture("amd64"));
   const art = new Artifacts(snap, opts.workDir, parseArchList(artArches.map((a) => a.name).join(",")));
 
-  if (opts.steps.includes("flash")) {
-    const rows = await step("flash", () => flashStep(art, all));
-    await save({ flash: { meta: await runMeta(snap.commit), rows, stockNote: STOCK_NOTE } });
-  }
-
   if (runtime) {
-    const amd64 = architecture("amd64");
-    const [smallTar, fastTar, stock] = [await art.tar("small", "amd64"), await art.tar("fast", "amd64"), await art.stockBuild(amd64)];
+    const sources: VariantSource[] = [];
+    for (const v of opts.variants) sources.push(await variantSource(art, v));
     const headscaleBin = await step("headscale (pinned; built once into the cache)", () => ensureHeadscale(log));
     const label = [opts.steps.includes("memory") && "memory", opts.steps.includes("throughput") && "throughput"].filter(Boolean).join(" and ");
     const r = await step(label, () =>
       runRuntime({
-        sources: [
-          { variant: "small", tar: smallTar },
-          { variant: "fast", tar: fastTar },
-          { variant: "stock", tar: fastTar, stock: stock.files },
-        ],
+        sources,
         headscaleBin,
         memory: opts.steps.includes("memory"),
         throughput: opts.steps.includes("throughput"),
@@ -259,6 +289,8 @@ async function main(argv: string[]): Promise<number> {
         trafficSeconds: opts.trafficSeconds,
         runs: opts.runs,
         seconds: opts.seconds,
+        routerRateMbit: opts.rateMbit,
+        routerRateRuns: opts.rateRuns,
         log,
       }),
     );
@@ -267,6 +299,20 @@ async function main(argv: string[]): Promise<number> {
       ...(r.memory ? { memory: { meta, ...r.memory } } : {}),
       ...(r.throughput ? { throughput: { meta, ...r.throughput } } : {}),
     });
+  }
+
+  if (opts.steps.includes("cap")) {
+    const small = await variantSource(art, "small");
+    const headscaleBin = await ensureHeadscale(log);
+    const runs = opts.capsMiB.flatMap((capMiB) => opts.capModes.map((gomemlimit) => ({ source: small, capMiB, gomemlimit })));
+    const c = await step(`memory under caps of ${opts.capsMiB.join(", ")} MiB`, () => runCaps({ runs, headscaleBin, trafficSeconds: opts.trafficSeconds, log }));
+    await save({ cap: { meta: await runMeta(snap.commit), ...c } });
+  }
+
+  // Flash last: its builds for the other architectures are the slowest part and no runtime figure needs them.
+  if (opts.steps.includes("flash")) {
+    const rows = await step("flash", () => flashStep(art, all, opts.variants));
+    await save({ flash: { meta: await runMeta(snap.commit), rows, stockNote: STOCK_NOTE, recipeNote: RECIPE_NOTE } });
   }
 
   if (opts.steps.includes("vm-memory")) {

@@ -106,6 +106,19 @@ if ! dpkg-query -W -f='${Status}' upx-ucl 2>/dev/null | grep -q 'install ok inst
   fi
 fi
 
+# Go: Debian 12 has 1.19; backports' golang-1.23-go can fetch the toolchain
+# go/go.mod pins, which install-go.sh puts on PATH when go there is older.
+gopkg=golang-go; [ "$codename" = bookworm ] && gopkg=golang-1.23-go
+if ! dpkg-query -W -f='${Status}' "$gopkg" 2>/dev/null | grep -q 'install ok installed'; then
+  log "installing $gopkg"
+  if [ "$codename" = bookworm ]; then
+    apt-get install -y -qq --no-install-recommends --no-remove -t bookworm-backports "$gopkg"
+  else
+    apt-get install -y -qq --no-install-recommends --no-remove "$gopkg"
+  fi
+fi
+bash "$(dirname "$0")/install-go.sh"
+
 # binfmt_misc: foreign-architecture binaries run through qemu-user.
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || {

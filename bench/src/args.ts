@@ -1,7 +1,8 @@
 /** The benchmark's command line. */
 import { parseArgs } from "node:util";
+import { DEFAULT_VARIANTS, VARIANTS, type Variant } from "./results.js";
 
-export const STEPS = ["flash", "memory", "throughput", "build", "vm-memory"] as const;
+export const STEPS = ["flash", "memory", "throughput", "cap", "build", "vm-memory"] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -14,6 +15,16 @@ export interface BenchOptions {
   idleSeconds: number;
   /** Memory: seconds of traffic before the second reading. */
   trafficSeconds: number;
+  /** Builds to compare (flash, memory, throughput). */
+  variants: Variant[];
+  /** iperf3 -b of the router-rate readings, Mbit/s. */
+  rateMbit: number;
+  /** Throughput runs per variant at the router rate. */
+  rateRuns: number;
+  /** cgroup memory caps for the cap step, MiB. */
+  capsMiB: number[];
+  /** The entrypoint settings each cap runs with: auto, off, auto:N (N MiB headroom). */
+  capModes: string[];
   /** Architectures for the flash and build steps (empty: all four). */
   arches: string[];
   /** Work folder for builds, snapshots and labs (git-ignored). */
@@ -27,15 +38,24 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench [-- options]
 
-Measures flash, memory, throughput and build time of the small and fast
-profiles beside a stock build of the same Tailscale, and writes
+Measures flash, memory (idle, after a router's rate, after full speed),
+throughput, memory under cgroup caps and build time of the small and fast
+profiles beside a stock build and the reference recipe of the same
+Tailscale, and writes
 bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
 
   --only LIST        steps to run, comma-separated: ${STEPS.join(",")} (default: all)
   --runs N           throughput: iperf3 runs per variant (default 5)
   --seconds N        throughput: seconds per run (default 10)
   --idle N           memory: seconds idle after joining (default 30)
-  --traffic N        memory: seconds of traffic before the second reading (default 30)
+  --traffic N        memory and cap: seconds of traffic before a reading (default 30)
+  --variants LIST    builds to compare: ${VARIANTS.join(",")}
+                     (default ${DEFAULT_VARIANTS.join(",")}; small is always measured)
+  --rate N           router rate for iperf3 -b, Mbit/s (default 100)
+  --rate-runs N      throughput: runs per variant at the router rate (default 3)
+  --caps LIST        cap: cgroup memory caps in MiB (default 96,64), profile small
+  --cap-modes LIST   cap: the entrypoint's setting for each cap: auto, off,
+                     auto:N (TS_GOMEMLIMIT_HEADROOM=N) (default auto,off)
   --arch LIST        flash and build: these architectures only (default: all four)
                      (vm-memory: tailscaled's memory inside the arm64 and armv7
                      router VMs of test/support/vm.ts, small profile)
@@ -49,6 +69,34 @@ installs them). Takes about 40 minutes on 2 cores when nothing is cached, about 
 the fast and stock builds are.`;
 
 export class BenchUsageError extends Error {}
+
+export function parseVariants(v: string | undefined): Variant[] {
+  if (v === undefined || v.trim() === "") return [...DEFAULT_VARIANTS];
+  const want = new Set<Variant>(["small"]);
+  for (const x of v.split(",").map((y) => y.trim()).filter(Boolean)) {
+    if (!(VARIANTS as readonly string[]).includes(x)) throw new BenchUsageError(`unknown variant '${x}' (expected: ${VARIANTS.join(", ")})`);
+    want.add(x as Variant);
+  }
+  return VARIANTS.filter((x) => want.has(x));
+}
+
+export function parseCapModes(v: string | undefined): string[] {
+  if (v === undefined || v.trim() === "") return ["auto", "off"];
+  return v.split(",").map((x) => {
+    const t = x.trim();
+    if (!/^(auto|off|auto:\d{1,4})$/.test(t)) throw new BenchUsageError(`--cap-modes: '${t}' is not auto, off or auto:N`);
+    return t;
+  });
+}
+
+export function parseCaps(v: string | undefined): number[] {
+  if (v === undefined || v.trim() === "") return [96, 64];
+  return v.split(",").map((x) => {
+    const t = x.trim();
+    if (!/^\d+$/.test(t) || Number(t) < 16 || Number(t) > 4096) throw new BenchUsageError(`--caps: '${t}' is not a cap in MiB from 16 to 4096`);
+    return Number(t);
+  });
+}
 
 function positiveInt(name: string, v: string | undefined, dflt: number, max: number): number {
   if (v === undefined) return dflt;
@@ -79,6 +127,11 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         seconds: { type: "string" },
         idle: { type: "string" },
         traffic: { type: "string" },
+        variants: { type: "string" },
+        rate: { type: "string" },
+        "rate-runs": { type: "string" },
+        caps: { type: "string" },
+        "cap-modes": { type: "string" },
         arch: { type: "string" },
         work: { type: "string" },
         "report-dir": { type: "string" },
@@ -96,6 +149,11 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     seconds: positiveInt("seconds", v.seconds, 10, 300),
     idleSeconds: positiveInt("idle", v.idle, 30, 600),
     trafficSeconds: positiveInt("traffic", v.traffic, 30, 600),
+    variants: parseVariants(v.variants),
+    rateMbit: positiveInt("rate", v.rate, 100, 100_000),
+    rateRuns: positiveInt("rate-runs", v["rate-runs"], 3, 50),
+    capsMiB: parseCaps(v.caps),
+    capModes: parseCapModes(v["cap-modes"]),
     arches: (v.arch ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,

@@ -6,7 +6,7 @@
  * there is no swap. cgroup v2 has memory.reclaim; v1 has memory.force_empty.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface ReclaimTarget {
   file: string;
@@ -41,4 +41,45 @@ export async function reclaimProcessCgroup(pid: number): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
   }
   return t.file;
+}
+
+/** The host folder of a process's memory cgroup, from its /proc/<pid>/cgroup text (v1 memory controller or v2). */
+export function memoryCgroupDir(procCgroup: string, root = "/sys/fs/cgroup"): { dir: string; v2: boolean } | undefined {
+  const t = reclaimTarget(procCgroup, root);
+  return t ? { dir: dirname(t.file), v2: t.file.endsWith("memory.reclaim") } : undefined;
+}
+
+export interface CgroupMemory {
+  /** Highest charge since the cgroup was made, bytes (v1 memory.max_usage_in_bytes, v2 memory.peak). */
+  peakBytes?: number;
+  /** OOM kills in this cgroup (v1 memory.oom_control oom_kill, v2 memory.events oom_kill). */
+  oomKills?: number;
+}
+
+/** Parses "key value" lines (memory.oom_control, memory.events) into numbers. */
+export function parseKeyValues(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) m.set(k, Number(v));
+  }
+  return m;
+}
+
+/** What a memory cgroup says now; fields it cannot read (the cgroup is gone) are left out. */
+export async function readCgroupMemory(cg: { dir: string; v2: boolean }): Promise<CgroupMemory> {
+  const read = async (f: string) => {
+    try {
+      return await readFile(join(cg.dir, f), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const peak = await read(cg.v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+  const events = await read(cg.v2 ? "memory.events" : "memory.oom_control");
+  const out: CgroupMemory = {};
+  if (peak !== undefined && /^\d+\s*$/.test(peak)) out.peakBytes = Number(peak.trim());
+  const oom = events !== undefined ? parseKeyValues(events).get("oom_kill") : undefined;
+  if (oom !== undefined) out.oomKills = oom;
+  return out;
 }

@@ -5,7 +5,7 @@ import { readRecord, rootfsDir } from "../../src/build/index.js";
 import { measureRootfs } from "../../src/build/sizes.js";
 import { imageFiles } from "../../src/image/index.js";
 import { fileSize } from "./builds.js";
-import type { FlashRow } from "./results.js";
+import type { FlashRow, Variant } from "./results.js";
 
 /** A row for one of our builds, from the root filesystem it left in outDir (measured again, not read from the record). */
 export async function ourFlashRow(variant: "small" | "fast", outDir: string, arch: ArchName): Promise<FlashRow> {
@@ -55,3 +55,28 @@ export const STOCK_NOTE =
   '-ldflags "-s -w"` (plus the version stamp upstream\'s build script adds), default build tags, CGO off, no UPX: two ' +
   "files, as a full image ships them. The rest of its root filesystem (busybox, CA bundle, entrypoint, /etc files) " +
   "is counted as in our `fast` build (busybox without UPX), so the rows differ only in Tailscale.";
+
+/**
+ * A row for a combined binary the bench built itself (the reference recipe,
+ * an inlining experiment): that binary in place of ours, everything else as
+ * in `small` (busybox with UPX, the CA bundle, entrypoint and /etc files).
+ */
+export function recipeFlashRow(variant: Variant, arch: ArchName, binary: number, small: FlashRow): FlashRow {
+  return {
+    variant,
+    arch,
+    tailscale: binary,
+    tailscaleFiles: { "tailscale.combined": binary },
+    busybox: small.busybox,
+    caBundle: small.caBundle,
+    other: small.other,
+    total: binary + small.busybox + small.caBundle + small.other,
+  };
+}
+
+export const RECIPE_NOTE =
+  "`reference` is the reference image's recipe built here at our Tailscale version (shared/FIELD-NOTES.md section 11): " +
+  "`featuretags --min --add=osrouter` with its opt-ins' omit tags deleted, `ts_include_cli`, `-trimpath -ldflags \"-s -w\" " +
+  "-gcflags=all=-l`, `upx --lzma --best`. `small+runtime` and `small+net` are our small build with inlining also restored in " +
+  "`runtime`, or in `tailscale.com/net/tstun`, `.../wgengine/magicsock` and `.../net/batching`. These rows put that binary in " +
+  "place of ours and count the rest as in `small`, so they differ only in Tailscale. The reference is built for amd64 and arm64, the experiments for amd64 only.";

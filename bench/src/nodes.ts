@@ -18,7 +18,7 @@ import { Container, unpackImage, type UnpackedImage } from "../../test/support/c
 import { Headscale } from "../../test/support/headscale.js";
 import { Lab, mustRun, StopWaiting, waitFor } from "../../test/support/netns.js";
 import { IperfError, parseIperf3Json, type IperfRun } from "./iperf.js";
-import { reclaimProcessCgroup } from "./cgroup.js";
+import { memoryCgroupDir, reclaimProcessCgroup } from "./cgroup.js";
 import { readCpuSeconds, readMemory, type MemorySample } from "./procmem.js";
 import type { Variant } from "./results.js";
 
@@ -36,6 +36,14 @@ export interface VariantSource {
   tar: string;
   /** For stock: upstream's binaries to put in place of ours. */
   stock?: { tailscaled: string; tailscale: string };
+  /** For the recipes the bench builds itself: a combined binary to put in place of ours. */
+  combined?: string;
+  /** More environment for both containers (e.g. TS_GOMEMLIMIT=off). */
+  env?: Record<string, string>;
+  /** A cgroup memory cap for each of the two containers. */
+  memoryLimitBytes?: number;
+  /** A label for logs and host names when one variant runs in several setups. */
+  label?: string;
 }
 
 /** Replaces the combined binary and its two names with upstream's separate binaries. */
@@ -58,6 +66,12 @@ export async function swapInStock(rootfs: string, bins: { tailscaled: string; ta
 export async function nodeImage(src: VariantSource, dest: string): Promise<UnpackedImage> {
   const img = await unpackImage(src.tar, dest);
   if (src.stock) await swapInStock(img.rootfs, src.stock);
+  if (src.combined) {
+    const dst = join(img.rootfs, "usr", "local", "bin", "tailscale.combined");
+    await rm(dst, { force: true });
+    await copyFile(src.combined, dst);
+    await chmod(dst, 0o755);
+  }
   const bin = join(img.rootfs, "usr", "local", "bin");
   const files = [...(await readdir(bin, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => join(bin, d.name)), join(img.rootfs, "bin", "busybox")];
   await mustRun("sync", files);
@@ -126,7 +140,7 @@ export class NodePair {
   /** Builds the network, starts headscale and both nodes, and waits until b reaches a directly. */
   async start(): Promise<void> {
     const { lab } = this;
-    const v = this.src.variant;
+    const v = this.src.label ?? this.src.variant;
     const imgA = await nodeImage(this.src, join(lab.dir, "image-a"));
     const imgB = await nodeImage(this.src, join(lab.dir, "image-b"));
     await lab.addNamespace("core", { forwarding: true });
@@ -147,7 +161,8 @@ export class NodePair {
         role: node,
         hostname: nodeHostname(v, node),
         stateDir: join(lab.dir, `state-${node}`),
-        env: { TS_AUTHKEY: await this.hs.preAuthKey(user), TS_LOGIN_SERVER: this.hs.url, TS_HOSTNAME: nodeHostname(v, node) },
+        env: { ...this.src.env, TS_AUTHKEY: await this.hs.preAuthKey(user), TS_LOGIN_SERVER: this.hs.url, TS_HOSTNAME: nodeHostname(v, node) },
+        ...(this.src.memoryLimitBytes ? { memoryLimitBytes: this.src.memoryLimitBytes } : {}),
       });
     this.a = await mk("a", imgA);
     this.b = await mk("b", imgB);
@@ -200,6 +215,22 @@ export class NodePair {
     return out;
   }
 
+  /** Host folders of both containers' memory cgroups (while they run). */
+  async memoryCgroups(): Promise<{ a: { dir: string; v2: boolean }; b: { dir: string; v2: boolean } }> {
+    const one = async (node: "a" | "b") => {
+      const pid = await this.tailscaledPid(node);
+      const cg = memoryCgroupDir(readFileSync(`/proc/${pid}/cgroup`, "utf8"));
+      if (!cg) throw new Error(`${node}: tailscaled (pid ${pid}) is in no memory cgroup of its own`);
+      return cg;
+    };
+    return { a: await one("a"), b: await one("b") };
+  }
+
+  /** Whether each node's container still runs. */
+  running(): { a: boolean; b: boolean } {
+    return { a: this.a.running, b: this.b.running };
+  }
+
   /** Has the kernel reclaim what it can from both containers (see cgroup.ts). */
   async reclaim(): Promise<void> {
     for (const node of ["a", "b"] as const) await reclaimProcessCgroup(await this.tailscaledPid(node));
@@ -215,10 +246,10 @@ export class NodePair {
     }, 300);
   }
 
-  /** One iperf3 TCP run from b to a's tailnet address; throws when it did not go through the tailnet. */
-  async iperf(seconds: number, omit = 1): Promise<IperfRun> {
+  /** One iperf3 TCP run from b to a's tailnet address (capped at `mbit` Mbit/s if given); throws when it did not go through the tailnet. */
+  async iperf(seconds: number, omit = 1, mbit?: number): Promise<IperfRun> {
     await this.ensureIperfServer();
-    const argv = ["iperf3", "-c", this.ipA, "-B", this.ipB, "-p", String(PLAN.iperfPort), "-t", String(seconds), "-O", String(omit), "-J"];
+    const argv = ["iperf3", "-c", this.ipA, "-B", this.ipB, "-p", String(PLAN.iperfPort), "-t", String(seconds), "-O", String(omit), "-J", ...(mbit ? ["-b", `${mbit}M`] : [])];
     const pids = [await this.tailscaledPid("a"), await this.tailscaledPid("b")];
     const cpu = async () => (await Promise.all(pids.map((p) => readCpuSeconds(p)))).reduce((x, y) => x + y, 0);
     let lastErr: unknown;

@@ -25,11 +25,14 @@ export const OTHER_IMAGES: { what: string; figure: string; source: string }[] = 
   { what: "throughput on a hAP ax2 / ax3 (router hardware)", figure: "~50-65 Mbps", source: "Fluent issues #49, README" },
 ];
 
+/** The targets of issue 13 (bounded memory, inlined hot paths, against the reference recipe). */
 export const TARGETS = {
-  /** arm64 extracted root filesystem (small profile, with netstack), bytes: 3.5 MB. */
-  arm64RootfsBytes: 3_500_000,
-  /** fast's idle RSS must be clearly below small's: at least this much lower. */
-  fastIdleRssBelowSmallPct: 10,
+  /** arm64 extracted root filesystem (small profile, every feature), bytes: 3.90 MB. */
+  arm64RootfsBytes: 3_900_000,
   /** small's median throughput as a share of stock's. */
-  smallThroughputOfStockPct: 90,
+  smallThroughputOfStockPct: 95,
+  /** RSS of each small node after trafficSeconds at the router rate, KiB (40 MiB). */
+  routerRateRssKiB: 40 * 1024,
+  /** No OOM kill at full speed under this cgroup cap (with the entrypoint's GOMEMLIMIT), MiB. */
+  capMiB: 64,
 };

@@ -62,47 +62,53 @@ export function lowerOrHigher(x: number, ref: number): string {
   return d >= 0 ? `${pct(d)} lower` : `${pct(-d)} higher`;
 }
 
-function anonNote(mem: MemorySection | undefined): string {
-  const s = meanNodes(mem, "small", (n) => n.idle.rssAnonKiB);
-  const f = meanNodes(mem, "fast", (n) => n.idle.rssAnonKiB);
-  const sr = meanNodes(mem, "small", (n) => n.afterReclaim?.rssKiB);
-  const fr = meanNodes(mem, "fast", (n) => n.afterReclaim?.rssKiB);
-  const parts: string[] = [];
-  if (s !== undefined && f !== undefined) parts.push(`anonymous (never reclaimable) fast ${memMiB(f)} vs small ${memMiB(s)}`);
-  if (sr !== undefined && fr !== undefined) parts.push(`after a reclaim fast ${memMiB(fr)} vs small ${memMiB(sr)}`);
-  return parts.length ? `; ${parts.join("; ")}` : "";
-}
-
 function cpuNote(r: Results): string {
   const s = r.throughput?.variants.small?.cpuSecondsPerGB?.median;
   const k = r.throughput?.variants.stock?.cpuSecondsPerGB?.median;
-  return s !== undefined && k !== undefined ? `; tailscaled CPU per GB small ${s.toFixed(2)} s vs stock ${k.toFixed(2)} s` : "";
+  return s !== undefined && k !== undefined ? `; tailscaled CPU per GB small ${s.toFixed(2)} s vs stock ${k.toFixed(2)} s (${pct((s / k) * 100)} of stock's)` : "";
 }
 
-/** The issue's three targets beside what was measured. */
+/** The issue's targets beside what was measured. */
 export function evaluateTargets(r: Results): TargetRow[] {
   const rows: TargetRow[] = [];
   const arm64 = r.flash?.rows.find((x) => x.variant === "small" && x.arch === "arm64");
   rows.push({
-    target: `arm64 extracted root filesystem (profile small, with netstack) at most ${mb(TARGETS.arm64RootfsBytes)} (${int(TARGETS.arm64RootfsBytes)} B)`,
+    target: `arm64 extracted root filesystem (profile small, every feature) at most ${mb(TARGETS.arm64RootfsBytes)} (${int(TARGETS.arm64RootfsBytes)} B)`,
     measured: arm64 ? `${mb(arm64.total)} (${int(arm64.total)} B = ${mib(arm64.total)})` : "–",
     status: arm64 ? (arm64.total <= TARGETS.arm64RootfsBytes ? "met" : "not met") : "not measured",
   });
-  const small = meanNodes(r.memory, "small", (n) => n.idle.rssKiB);
-  const fast = meanNodes(r.memory, "fast", (n) => n.idle.rssKiB);
-  const ok = small !== undefined && fast !== undefined;
+  const ref64 = r.flash?.rows.find((x) => x.variant === "reference" && x.arch === "arm64");
   rows.push({
-    target: `fast profile's idle RSS clearly below small's (at least ${TARGETS.fastIdleRssBelowSmallPct}% lower; amd64, mean of both nodes)`,
-    measured: ok ? `fast ${memMiB(fast)} vs small ${memMiB(small)}: ${lowerOrHigher(fast, small)}${anonNote(r.memory)}` : "–",
-    status: ok ? (fast <= small * (1 - TARGETS.fastIdleRssBelowSmallPct / 100) ? "met" : "not met") : "not measured",
+    target: "arm64 root filesystem smaller than the reference recipe's at the same Tailscale version",
+    measured: arm64 && ref64 ? `small ${int(arm64.total)} B vs reference ${int(ref64.total)} B (${lowerOrHigher(arm64.total, ref64.total)}; Tailscale binary ${int(arm64.tailscale)} vs ${int(ref64.tailscale)} B)` : "–",
+    status: arm64 && ref64 ? (arm64.total < ref64.total ? "met" : "not met") : "not measured",
   });
   const ts = r.throughput?.variants.small?.mbps.median;
   const tk = r.throughput?.variants.stock?.mbps.median;
   const ok2 = ts !== undefined && tk !== undefined && tk > 0;
   rows.push({
-    target: `small profile's throughput at least ${TARGETS.smallThroughputOfStockPct}% of stock's (median)`,
+    target: `small profile's throughput at least ${TARGETS.smallThroughputOfStockPct}% of stock's (median of ${r.throughput?.runs ?? 5}, unthrottled)`,
     measured: ok2 ? `${ratioPct(ts, tk)} (small ${ts.toFixed(0)} vs stock ${tk.toFixed(0)} Mbit/s)${cpuNote(r)}` : "–",
     status: ok2 ? ((ts / tk) * 100 >= TARGETS.smallThroughputOfStockPct ? "met" : "not met") : "not measured",
+  });
+  const slow = (r.memory?.variants.small?.nodes ?? []).map((n) => n.afterRouterRate?.rssKiB).filter((x): x is number => x !== undefined);
+  rows.push({
+    target: `small's RSS after ${r.memory?.trafficSeconds ?? 30} s at ${r.memory?.routerRateMbit ?? 100} Mbit/s at most ${memMiB(TARGETS.routerRateRssKiB)} (each node, amd64, no cap)`,
+    measured: slow.length ? `receiver ${memMiB(slow[0])}, sender ${memMiB(slow[1])}` : "–",
+    status: slow.length ? (Math.max(...slow) <= TARGETS.routerRateRssKiB ? "met" : "not met") : "not measured",
+  });
+  const cap = r.cap?.runs.filter((x) => x.variant === "small" && x.capMiB === TARGETS.capMiB && x.gomemlimit === "auto") ?? [];
+  rows.push({
+    target: `no OOM kill under a ${TARGETS.capMiB} MiB cgroup cap at full speed (small, the entrypoint's GOMEMLIMIT)`,
+    measured: cap.length ? cap.map((c) => `${c.survived ? "survived" : "killed"}; peak ${memMiB(c.peakKiB.a)} / ${memMiB(c.peakKiB.b)} (receiver / sender) at ${c.trafficMbps?.toFixed(0) ?? "–"} Mbit/s`).join("; ") : "–",
+    status: cap.length ? (cap.every((c) => c.survived) ? "met" : "not met") : "not measured",
+  });
+  const si = meanNodes(r.memory, "small", (n) => n.idle.rssKiB);
+  const ri = meanNodes(r.memory, "reference", (n) => n.idle.rssKiB);
+  rows.push({
+    target: "small's idle RSS at most the reference recipe's (same version, same machine, mean of both nodes)",
+    measured: si !== undefined && ri !== undefined ? `small ${memMiB(si)} vs reference ${memMiB(ri)} (${lowerOrHigher(si, ri)})` : "–",
+    status: si !== undefined && ri !== undefined ? (si <= ri ? "met" : "not met") : "not measured",
   });
   return rows;
 }
@@ -170,6 +176,7 @@ function flashSection(r: Results): string[] {
     "",
     `Stock: ${f.stockNote}`,
     "",
+    ...(f.recipeNote && f.rows.some((x) => x.variant !== "small" && x.variant !== "fast" && x.variant !== "stock") ? [`Recipes: ${f.recipeNote}`, ""] : []),
     `Reference image figures as published (${REFERENCE_SOURCE}): rounded and without a`,
     "unit definition; its CA bundle was Debian's, ours is Mozilla's roots from a pinned Go module.",
     "",
@@ -203,7 +210,7 @@ function memorySection(r: Results): string[] {
   );
   const present = VARIANTS.filter((v) => m.variants[v]);
   const rows: string[][] = [];
-  const line = (label: string, phase: "idle" | "afterReclaim" | "afterTraffic", field: keyof MemorySample, node: "a" | "b") =>
+  const line = (label: string, phase: "idle" | "afterReclaim" | "afterRouterRate" | "afterTraffic", field: keyof MemorySample, node: "a" | "b") =>
     rows.push([label, ...present.map((v) => memMiB(m.variants[v]!.nodes.find((n) => n.node === node)?.[phase]?.[field]))]);
   for (const node of ["a", "b"] as const) {
     const who = node === "a" ? "node a (receiver)" : "node b (sender)";
@@ -211,14 +218,19 @@ function memorySection(r: Results): string[] {
     line(`idle PSS, ${who}`, "idle", "pssKiB", node);
     line(`idle anonymous RSS, ${who}`, "idle", "rssAnonKiB", node);
     line(`idle RSS after reclaim, ${who}`, "afterReclaim", "rssKiB", node);
-    line(`RSS after traffic, ${who}`, "afterTraffic", "rssKiB", node);
-    line(`PSS after traffic, ${who}`, "afterTraffic", "pssKiB", node);
+    if (m.routerRateMbit) {
+      line(`**RSS after ${m.trafficSeconds} s at ${m.routerRateMbit} Mbit/s**, ${who}`, "afterRouterRate", "rssKiB", node);
+      line(`anonymous RSS after ${m.routerRateMbit} Mbit/s, ${who}`, "afterRouterRate", "rssAnonKiB", node);
+    }
+    line(`RSS after ${m.trafficSeconds} s unthrottled, ${who}`, "afterTraffic", "rssKiB", node);
+    line(`PSS after unthrottled, ${who}`, "afterTraffic", "pssKiB", node);
+    line(`peak RSS (VmHWM) by the end, ${who}`, "afterTraffic", "hwmKiB", node);
   }
   out.push(table(["reading", ...present], rows), "");
   const rate = present.map((v) => m.variants[v]!.trafficMbps).filter((x): x is number => typeof x === "number");
   if (rate.length) {
     out.push(
-      `The traffic phase ran at ${Math.min(...rate).toFixed(0)}-${Math.max(...rate).toFixed(0)} Mbit/s, many times what a router's CPU pushes;`,
+      `${m.routerRateMbit ? `The router-rate phase is iperf3 -b ${m.routerRateMbit}M, what an ARM router pushes; then t` : "T"}he unthrottled phase ran at ${Math.min(...rate).toFixed(0)}-${Math.max(...rate).toFixed(0)} Mbit/s, many times what a router's CPU pushes;`,
       "the readings after it show the Go heap grown for that rate (returned to the kernel only",
       "gradually), not what a router would hold at its own speed.",
       "",
@@ -320,6 +332,27 @@ function throughputSection(r: Results): string[] {
     "sensitive than Mbit/s to other work competing for the cores.",
     "",
   );
+  const rr = t.routerRate;
+  if (rr) {
+    const rrows: string[][] = [];
+    for (const v of VARIANTS) {
+      const x = rr.variants[v];
+      if (!x) continue;
+      rrows.push([
+        v,
+        `**${x.mbps.median.toFixed(0)}**`,
+        x.runs.map((q) => mbps(q.receivedBps).toFixed(0)).join(", "),
+        x.cpuSecondsPerGB ? `${x.cpuSecondsPerGB.median.toFixed(2)} (±${pct(x.cpuSecondsPerGB.spreadPct / 2)})` : "–",
+        x.cpuSecondsPerGB && rr.variants.stock?.cpuSecondsPerGB ? pct((x.cpuSecondsPerGB.median / rr.variants.stock.cpuSecondsPerGB.median) * 100) : "–",
+      ]);
+    }
+    out.push(
+      `At a router's rate (iperf3 -b ${rr.mbit}M, ${rr.runs} runs of ${t.seconds} s per build): the CPU each build needs for the same traffic.`,
+      "",
+      table(["build", "median Mbit/s", "each run", "tailscaled CPU s per GB", "CPU of stock's"], rrows, ["l", "r", "l", "r", "r"]),
+      "",
+    );
+  }
   if (t.loadBefore?.length) {
     const lo = Math.min(...t.loadBefore);
     const hi = Math.max(...t.loadBefore);
@@ -328,6 +361,38 @@ function throughputSection(r: Results): string[] {
   const paths = VARIANTS.map((v) => t.variants[v] && `${v}: ${t.variants[v]!.path}`).filter(Boolean);
   if (paths.length) out.push(`Path between the nodes (\`tailscale ping\`): ${paths.join("; ")}.`, "");
   out.push("For scale, published router figures (not comparable): hAP ax2 / ax3 ~50-65 Mbps (Fluent issues #49, README).", "");
+  return out;
+}
+
+function capSection(r: Results): string[] {
+  const c = r.cap;
+  if (!c) return ["## Memory under a cap", "", "_Not measured yet: `npm run bench -- --only cap`._", ""];
+  const out = ["## Memory under a cgroup cap (amd64, profile small)", "", `Measured ${metaLine(c.meta)}.`, ""];
+  out.push(
+    "Both nodes' containers get a cgroup memory cap (runc `memory.limit`, no swap: RouterOS's `memory-max`),",
+    "with the cgroup file system visible to the entrypoint. After joining, node b sends to node a unthrottled",
+    `for ${c.trafficSeconds} s. With \`TS_GOMEMLIMIT=auto\` (the default) the entrypoint sets GOMEMLIMIT from the cap;`,
+    "with `off` it sets none, as before. Peak: the cgroup's highest charge (memory.max_usage_in_bytes or",
+    "memory.peak: heap, the code UPX unpacked, page cache and socket buffers the kernel charges to it);",
+    "VmHWM: tailscaled's own peak RSS. Killed: the container ended during the traffic (the OOM killer).",
+    "",
+  );
+  const rows = c.runs.map((x) => [
+    `${x.capMiB} MiB`,
+    x.gomemlimit,
+    x.logged?.startsWith("GOMEMLIMIT=") ? `\`${x.logged.slice("GOMEMLIMIT=".length).split(" ")[0]}\`` : x.logged || x.gomemlimit === "off" ? "not set" : "–",
+    x.survived ? "survived" : `**killed**${x.killed.length ? ` (${x.killed.map((n) => (n === "a" ? "receiver" : "sender")).join(", ")})` : ""}${x.error ? `: ${x.error.slice(0, 80)}` : ""}`,
+    memMiB(x.peakKiB.a),
+    memMiB(x.peakKiB.b),
+    memMiB(x.hwmKiB.a),
+    memMiB(x.hwmKiB.b),
+    x.trafficMbps !== undefined ? x.trafficMbps.toFixed(0) : "–",
+    String(x.oomKills),
+  ]);
+  out.push(
+    table(["cap", "TS_GOMEMLIMIT", "GOMEMLIMIT", "outcome", "peak, receiver", "peak, sender", "VmHWM, receiver", "VmHWM, sender", "Mbit/s", "OOM kills"], rows, ["l", "l", "l", "l", "r", "r", "r", "r", "r", "r"]),
+    "",
+  );
   return out;
 }
 
@@ -374,7 +439,7 @@ function buildSection(r: Results): string[] {
 }
 
 function machineSection(r: Results): string[] {
-  const metas = (["flash", "memory", "throughput", "build"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
+  const metas = (["flash", "memory", "throughput", "cap", "build"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
   if (metas.length === 0) return [];
   const latest = [...metas].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
   const m = latest.machine;
@@ -427,12 +492,15 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     ...memorySection(r),
     ...vmMemorySection(r),
     ...throughputSection(r),
+    ...capSection(r),
     ...buildSection(r),
     "## Reproducing",
     "",
     "```sh",
-    "npm run bench                                  # everything: ~40 min on 2 cores with nothing cached, ~15 min with the fast and stock builds cached",
-    "npm run bench -- --only flash,memory           # some steps; results.json keeps the other sections",
+    "npm run bench                                  # everything: ~60 min on 2 cores with nothing cached, ~30 min with the builds cached",
+    "npm run bench -- --only memory,throughput,cap  # the runtime figures again (on a quiet machine); results.json keeps the other sections",
+    "npm run bench -- --only flash,memory           # some steps",
+    "npm run bench -- --variants small,stock,small+runtime,small+net --only flash,throughput   # the inlining experiments",
     "npm run bench -- --only throughput --runs 9    # more runs",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",

@@ -10,8 +10,15 @@ import type { MemorySample } from "./procmem.js";
 import type { StepTime } from "./progress-log.js";
 import type { Summary } from "./stats.js";
 
-export const VARIANTS = ["small", "fast", "stock"] as const;
+/**
+ * What the benchmark compares: our two profiles, upstream's stock build, the
+ * reference image's recipe at our Tailscale version, and `small` with
+ * inlining also restored in more packages (experiments for its -gcflags).
+ */
+export const VARIANTS = ["small", "fast", "stock", "reference", "small+runtime", "small+net"] as const;
 export type Variant = (typeof VARIANTS)[number];
+/** Run unless --variants says otherwise. */
+export const DEFAULT_VARIANTS: readonly Variant[] = ["small", "fast", "stock", "reference"];
 
 export interface MachineInfo {
   hostname: string;
@@ -64,6 +71,8 @@ export interface FlashSection {
   rows: FlashRow[];
   /** How the stock rows were made and what they count. */
   stockNote: string;
+  /** How the reference and experiment rows were made. */
+  recipeNote?: string;
 }
 
 export interface NodeMemory {
@@ -74,8 +83,12 @@ export interface NodeMemory {
   idle: MemorySample;
   /** Idle, a few seconds after the kernel was asked to reclaim what it can from the container (see cgroup.ts). */
   afterReclaim?: MemorySample;
+  /** After trafficSeconds at the router rate (iperf3 -b). */
+  afterRouterRate?: MemorySample;
+  /** After trafficSeconds unthrottled (after the router-rate phase). */
   afterTraffic?: MemorySample;
   idleSamples: MemorySample[];
+  afterRouterRateSamples?: MemorySample[];
   afterReclaimSamples?: MemorySample[];
   afterTrafficSamples?: MemorySample[];
 }
@@ -86,7 +99,9 @@ export interface MemorySection {
   trafficSeconds: number;
   /** Seconds between the reclaim and the reading after it. */
   reclaimSettleSeconds: number;
-  variants: Partial<Record<Variant, { nodes: NodeMemory[]; trafficMbps?: number }>>;
+  /** The capped rate of the router-rate phase, Mbit/s. */
+  routerRateMbit?: number;
+  variants: Partial<Record<Variant, { nodes: NodeMemory[]; trafficMbps?: number; routerRateMbps?: number }>>;
 }
 
 export interface ThroughputSection {
@@ -96,6 +111,40 @@ export interface ThroughputSection {
   variants: Partial<Record<Variant, { runs: IperfRun[]; mbps: Summary; path: string; cpuSecondsPerGB?: Summary }>>;
   /** The machine's 1-minute load average before each run, in running order: others' work shows here. */
   loadBefore?: number[];
+  /** The same, with iperf3 capped at a router's rate (-b). */
+  routerRate?: {
+    mbit: number;
+    runs: number;
+    variants: Partial<Record<Variant, { runs: IperfRun[]; mbps: Summary; cpuSecondsPerGB?: Summary }>>;
+  };
+}
+
+/** One node pair run under a cgroup memory cap with unthrottled traffic. */
+export interface CapRun {
+  variant: Variant;
+  capMiB: number;
+  /** The entrypoint's TS_GOMEMLIMIT: auto (GOMEMLIMIT from the cap), auto:N (with TS_GOMEMLIMIT_HEADROOM=N MiB) or off. */
+  gomemlimit: string;
+  /** What the entrypoint logged for GOMEMLIMIT (node a). */
+  logged?: string;
+  /** Both tailscaled processes still ran when the traffic ended. */
+  survived: boolean;
+  /** Nodes whose container ended (OOM kill) during the traffic. */
+  killed: ("a" | "b")[];
+  /** OOM kills the cgroups counted. */
+  oomKills: number;
+  /** Peak of each node's memory cgroup (everything it charged: heap, code, page cache, socket buffers), KiB. */
+  peakKiB: { a?: number; b?: number };
+  /** Each tailscaled's own peak RSS (VmHWM), KiB, last reading before the end. */
+  hwmKiB: { a?: number; b?: number };
+  trafficMbps?: number;
+  error?: string;
+}
+
+export interface CapSection {
+  meta: RunMeta;
+  trafficSeconds: number;
+  runs: CapRun[];
 }
 
 export interface BuildTiming {
@@ -140,6 +189,7 @@ export interface Results {
   flash?: FlashSection;
   memory?: MemorySection;
   throughput?: ThroughputSection;
+  cap?: CapSection;
   build?: BuildSection;
 }
 
@@ -150,7 +200,7 @@ export function emptyResults(): Results {
 /** Sections in `fresh` replace those in `old`; the rest of `old` stays. */
 export function mergeResults(old: Results | undefined, fresh: Partial<Results>): Results {
   const out: Results = { ...(old?.schema === 1 ? old : emptyResults()) };
-  for (const k of ["flash", "memory", "throughput", "build", "vmMemory"] as const) {
+  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory"] as const) {
     if (fresh[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = fresh[k];
   }
   return out;

@@ -1,12 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
+import { FailureError, InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
-import { readReleaseRecord } from "../release/release.js";
+import { computeFingerprint, readReleaseRecord } from "../release/release.js";
 import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
-import { atomicDirectory, atomicWriteFile } from "../util/fsx.js";
+import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
 import { buildBusybox } from "./busybox.js";
 import { buildCaBundle } from "./cacerts.js";
@@ -14,7 +15,7 @@ import type { BuildRecord, Profile } from "./record.js";
 import { measureRootfs, sizeTable } from "./sizes.js";
 import { buildTailscale, resolveFeatures } from "./tailscale.js";
 import { requireBuildTools } from "./toolchain.js";
-import { upxPack } from "./upx.js";
+import { upxArgs, upxPack } from "./upx.js";
 
 export interface BuildOptions {
   arches: Architecture[];
@@ -40,7 +41,11 @@ export function recordPath(outDir: string, arch: ArchName): string {
 }
 
 export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
-  return JSON.parse(await readFile(recordPath(outDir, arch), "utf8")) as BuildRecord;
+  const path = recordPath(outDir, arch);
+  const rec = JSON.parse(await readFile(path, "utf8")) as BuildRecord;
+  // Schema 1 had gcflags as one string: such a folder needs a new build.
+  if (rec.schema !== 2) throw new InvalidInputError(`${path}: build record schema ${String(rec.schema)}, expected 2: build again`);
+  return rec;
 }
 
 /** Records of every architecture built into outDir, in the usual order. */
@@ -72,6 +77,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   await requireBuildTools(opts.arches);
   const pins = loadPins();
   const goPins = loadGoModPins();
+  const fingerprint = await computeFingerprint(projectRoot);
   const features = await progress.step("resolve Tailscale feature tags", () => resolveFeatures(progress));
   const ca = await progress.step("CA bundle", () => buildCaBundle(progress));
 
@@ -83,9 +89,11 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     );
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
-    if (profile === "small") {
-      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, progress))).path;
-      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, progress))).path;
+    const packArgs = upxArgs(arch, profile);
+    const packed = packArgs.length > 0;
+    if (packed) {
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, profile, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, profile, progress))).path;
     }
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
@@ -93,7 +101,8 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
         assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path }),
       );
       const rec: BuildRecord = {
-        schema: 1,
+        schema: 2,
+        fingerprint: fingerprint.digest,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
         profile,
@@ -107,9 +116,10 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           goEnv: ts.goEnv,
           ldflags: ts.ldflags,
           gcflags: ts.gcflags,
-          upx: profile === "small",
+          upx: packed,
+          upxArgs: packArgs,
         },
-        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small" },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: packed, upxArgs: packArgs },
         caBundle: ca.meta,
         sizes: await measureRootfs(dir),
       };
@@ -142,19 +152,79 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   return { records, table, imageFiles };
 }
 
-async function writeImageFiles(outDir: string, records: BuildRecord[], progress: Progress): Promise<string[]> {
+/**
+ * What must agree between the architectures of one release: everything in a
+ * record but the architecture itself, its Go target and its sizes.
+ */
+export function releaseKey(r: BuildRecord): string {
+  const { version, goVersion, tags, features, ldflags, gcflags, upx } = r.tailscale;
+  return JSON.stringify({
+    fingerprint: r.fingerprint ?? null,
+    profile: r.profile,
+    tailscale: { version, goVersion, tags, features, ldflags, gcflags, upx },
+    busybox: { version: r.busybox.version, tarballSha256: r.busybox.tarballSha256, applets: r.busybox.applets, upx: r.busybox.upx },
+    caBundle: r.caBundle.sha256,
+  });
+}
+
+export interface ReleaseSet {
+  /** Records of the same release as the ones just built, in arch order. */
+  records: BuildRecord[];
+  /** Architectures that release lacks in the output folder. */
+  missing: ArchName[];
+}
+
+/** The release the just-built records belong to, merged with matching builds already in outDir. */
+export async function releaseSet(outDir: string, built: readonly BuildRecord[]): Promise<ReleaseSet> {
+  if (built.length === 0) throw new FailureError("no built architectures to write images for");
+  const key = releaseKey(built[0]!);
+  const mismatch = built.find((r) => releaseKey(r) !== key);
+  if (mismatch) throw new FailureError(`${mismatch.arch} was built differently from ${built[0]!.arch} in the same run`);
+  const fresh = new Map(built.map((r) => [r.arch, r]));
+  const records: BuildRecord[] = [];
+  const missing: ArchName[] = [];
+  for (const a of allArchitectures()) {
+    let r = fresh.get(a.name);
+    if (!r) {
+      const old = await readRecord(outDir, a.name).catch(() => undefined);
+      if (old && releaseKey(old) === key && (await exists(rootfsDir(outDir, a.name)))) r = old;
+    }
+    if (r) records.push(r);
+    else missing.push(a.name);
+  }
+  return { records, missing };
+}
+
+/**
+ * Image files for the release in outDir. A narrow build (--arch) merges with
+ * the matching builds already there; the OCI layout, which is what `publish`
+ * pushes, is written only when every architecture is present, and removed
+ * otherwise. Image files of other versions or builds are removed too.
+ */
+export async function writeImageFiles(outDir: string, built: BuildRecord[], progress: Progress): Promise<string[]> {
   const image = await import("../image/index.js");
-  const version = await imageVersion(records[0]!.tailscale.version);
+  const set = await releaseSet(outDir, built);
+  const complete = set.missing.length === 0;
+  const version = await imageVersion(set.records[0]!.tailscale.version);
   const result = await progress.step("write image files", async () =>
     image.writeImages({
       distDir: outDir,
-      records,
+      records: set.records,
       rootfsDir: (a: ArchName) => rootfsDir(outDir, a),
       sourceDateEpoch: await image.defaultSourceDateEpoch(projectRoot),
       revision: await image.gitRevision(projectRoot),
       imageVersion: version,
       progress,
+      oci: complete,
     }),
   );
+  const removed = await image.removeStaleImageFiles(outDir, result.files);
+  for (const f of removed) progress.info(`removed ${f}: not part of ${version} as built now`);
+  if (!complete) {
+    progress.info(
+      `no OCI layout written: ${outDir} has no matching build for ${set.missing.join(", ")}; a release holds every architecture, so build ` +
+        `them too (or run a full build) before 'publish'`,
+    );
+  }
   return result.files;
 }

@@ -17,10 +17,15 @@ export interface GoModuleRef {
  * and `inspect` read this instead of re-deriving anything.
  */
 export interface BuildRecord {
-  schema: 1;
+  schema: 2;
   arch: ArchName;
   platform: { os: "linux"; architecture: string; variant?: string };
   profile: Profile;
+  /**
+   * The release fingerprint of the sources it was built from (config/release.json's
+   * kind): builds of different sources never make one release together.
+   */
+  fingerprint?: string;
   tailscale: {
     version: string;
     /** Upstream git commit of the release, where the module proxy reports it. */
@@ -28,7 +33,7 @@ export interface BuildRecord {
     goVersion: string;
     /** Full tag list given to `go build` (ts_include_cli + ts_omit_*). */
     tags: string[];
-    /** Allowlisted features (config/features.txt). */
+    /** Allowlisted features (config/image.yaml tailscale.features). */
     features: string[];
     /** Features the pinned release knows about and this build omits. */
     omittedFeatures: string[];
@@ -36,8 +41,11 @@ export interface BuildRecord {
     modules: GoModuleRef[];
     goEnv: Record<string, string>;
     ldflags: string;
-    gcflags: string;
+    /** Each `-gcflags=` argument given to `go build`, in order (the last matching pattern wins). */
+    gcflags: string[];
     upx: boolean;
+    /** UPX's arguments when packed (empty otherwise). */
+    upxArgs: string[];
   };
   busybox: {
     version: string;
@@ -45,6 +53,7 @@ export interface BuildRecord {
     tarballSha256: string;
     applets: string[];
     upx: boolean;
+    upxArgs: string[];
   };
   caBundle: {
     module: string;

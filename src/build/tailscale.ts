@@ -2,6 +2,7 @@ import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { goEnv, type Architecture } from "../arch.js";
 import { InvalidInputError, MissingToolError } from "../errors.js";
+import { loadImageSpec, profileSpec } from "../image/spec.js";
 import { goModuleDir } from "../paths.js";
 import { loadGoModPins } from "../pins.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
@@ -18,7 +19,7 @@ import {
 } from "./features.js";
 import type { GoModuleRef, Profile } from "./record.js";
 
-const RECIPE = 2;
+const RECIPE = 3;
 /** The file our overlay adds to tailscale.com/cmd/tailscaled; see the file for why. */
 const OVERLAY_FILES = ["zz_verbose_log_filter.go"];
 
@@ -36,7 +37,7 @@ export function goCommandEnv(extra: Record<string, string> = {}): NodeJS.Process
 /** The Go version every cache key includes; asked once per process. */
 export const goVersion = memoize(async (): Promise<string> => {
   const r = await tryRun("go", ["env", "GOVERSION"], { env: goCommandEnv() });
-  if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "apt-get install golang-go (needs the version in go/go.mod)");
+  if (!r) throw new MissingToolError("go", "the Go toolchain is not installed", "bash scripts/install-go.sh (the Go that go/go.mod pins)");
   return r.stdout.trim();
 });
 
@@ -96,7 +97,8 @@ export interface TailscaleBuild {
   goVersion: string;
   tags: string[];
   ldflags: string;
-  gcflags: string;
+  /** Each `-gcflags=` argument, in order. */
+  gcflags: string[];
   goEnv: Record<string, string>;
   modules: GoModuleRef[];
   cacheHit: boolean;
@@ -131,18 +133,25 @@ export function goSumHashes(gosum: string): Map<string, string> {
   return m;
 }
 
-/** The ldflags and gcflags of a profile. */
-export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags?: string } {
+/**
+ * `-gcflags` of the `small` profile, one `go build -gcflags=` argument each,
+ * in order; for each package the go command applies the last pattern that
+ * matches it. No inlining anywhere (the packed binary is ~600 kB smaller),
+ * except in the packages every packet goes through: without inlining the
+ * generic ChaCha20-Poly1305 runs at half speed and allocates per packet.
+ * bench/REPORT.md has what each of these costs and buys.
+ */
+export const SMALL_GCFLAGS: readonly string[] = profileSpec(loadImageSpec(), "small").gcflags;
+
+/**
+ * The ldflags and gcflags (each a `-gcflags=` argument, in order) of a
+ * profile, as config/image.yaml declares them; the version stamps are added.
+ */
+export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags: string[] } {
+  const p = profileSpec(loadImageSpec(), profile);
   const short = version.replace(/^v/, "");
-  const ldflags = [
-    "-s",
-    "-w",
-    "-buildid=",
-    `-X tailscale.com/version.longStamp=${short}`,
-    `-X tailscale.com/version.shortStamp=${short}`,
-  ].join(" ");
-  // No inlining shrinks the packed binary (~600 kB); `fast` keeps it for CPU-bound routers.
-  return profile === "small" ? { ldflags, gcflags: "all=-l" } : { ldflags };
+  const ldflags = [...p.ldflags, `-X tailscale.com/version.longStamp=${short}`, `-X tailscale.com/version.shortStamp=${short}`].join(" ");
+  return { ldflags, gcflags: [...p.gcflags] };
 }
 
 /**
@@ -168,7 +177,7 @@ export async function buildTailscale(
   progress.info(`tags: ${features.tags.join(",")}`);
   const key = cacheKey([
     "tailscale", RECIPE, gomod, gosum, gov, JSON.stringify(env), features.tags.join(","),
-    flags.ldflags, flags.gcflags ?? "", ...overlaySources.map((o) => o.name + sha256(o.text)),
+    flags.ldflags, JSON.stringify(flags.gcflags), ...overlaySources.map((o) => o.name + sha256(o.text)),
   ]);
   const vendor = await vendoredModule(progress);
   const { dir, hit } = await cachedDir("tailscale", key, async (out) => {
@@ -184,7 +193,7 @@ export async function buildTailscale(
     const args = [
       "build", "-mod=vendor", `-overlay=${overlayJson}`, "-trimpath",
       `-tags=${features.tags.join(",")}`, `-ldflags=${flags.ldflags}`,
-      ...(flags.gcflags ? [`-gcflags=${flags.gcflags}`] : []),
+      ...flags.gcflags.map((g) => `-gcflags=${g}`),
       "-o", join(out, "tailscale.combined"), "tailscale.com/cmd/tailscaled",
     ];
     await run("go", args, { cwd: vendor, env: goCommandEnv(env), onLine: (l) => progress.detail(l) });
@@ -203,7 +212,7 @@ export async function buildTailscale(
     goVersion: info.goVersion,
     tags: features.tags,
     ldflags: flags.ldflags,
-    gcflags: flags.gcflags ?? "",
+    gcflags: flags.gcflags,
     goEnv: env,
     modules: [withSum(info.main), ...info.deps.map(withSum)],
     cacheHit: hit,

@@ -8,6 +8,8 @@ import { muslSpecs } from "./busybox.js";
 import { parseUpxVersion, UPX_MIN_VERSION, versionAtLeast } from "./upx.js";
 
 export const SETUP_COMMAND = "bash scripts/setup-host.sh";
+/** How `go` on PATH becomes the Go go/go.mod pins (any Go 1.21+ fetches it; setup-host.sh installs one). */
+export const GO_FIX = "bash scripts/install-go.sh";
 
 export interface ToolCheck {
   name: string;
@@ -23,8 +25,8 @@ function parseGoVersion(v: string): number[] {
   return (/go(\d+)\.(\d+)(?:\.(\d+))?/.exec(v) ?? []).slice(1).map((x) => Number(x ?? 0));
 }
 
-async function has(cmd: string, args: string[] = ["--version"]): Promise<string | null> {
-  const r = await tryRun(cmd, args);
+async function has(cmd: string, args: string[] = ["--version"], env?: NodeJS.ProcessEnv): Promise<string | null> {
+  const r = await tryRun(cmd, args, env ? { env } : {});
   return r ? (r.stdout || r.stderr).split("\n")[0]!.trim() : null;
 }
 
@@ -52,9 +54,10 @@ async function checkArch(a: Architecture, seenQemu: Set<string>): Promise<ToolCh
 export async function checkHost(): Promise<ToolCheck[]> {
   const checks: ToolCheck[] = [];
   const want = loadGoModPins().goVersion;
-  const gov = await has("go", ["version"]);
+  // GOTOOLCHAIN=local: the Go on PATH itself, not one it would download.
+  const gov = await has("go", ["version"], { ...process.env, GOTOOLCHAIN: "local" });
   const goOk = !!gov && versionAtLeast(parseGoVersion(gov), parseGoVersion(`go${want}`));
-  checks.push({ name: "go", purpose: "build", ok: goOk, detail: gov ? `${gov} (need go${want}+)` : "missing", fix: `install Go ${want} or newer` });
+  checks.push({ name: "go", purpose: "build", ok: goOk, detail: gov ? `${gov} (need go${want}+, from go/go.mod)` : `missing (need go${want}+, from go/go.mod)`, fix: GO_FIX });
   for (const t of ["make", "tar", "bzip2"]) {
     const v = await has(t, ["--version"]);
     checks.push({ name: t, purpose: "build", ok: !!v, detail: v ?? "missing", fix: `apt-get install ${t}` });

@@ -9,8 +9,8 @@
  * This module does the file system work (read the trees, write atomically);
  * the bytes come from the pure modules beside it. See docs/images.md.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { architecture, type ArchName } from "../arch.js";
 import type { BuildRecord } from "../build/record.js";
 import { FailureError } from "../errors.js";
@@ -43,6 +43,12 @@ export interface WriteImagesOptions {
   progress: Progress;
   /** org.opencontainers.image.source; default: package.json repository/homepage. */
   source?: string;
+  /**
+   * Write dist/oci and its tar (default true). Only a complete release (every
+   * architecture) may: a layout with fewer platforms would be pushed as if it
+   * were the whole release.
+   */
+  oci?: boolean;
 }
 
 /** File names inside dist/, in one place. */
@@ -52,6 +58,36 @@ export const imageFiles = {
   ociDir: "oci",
   ociArchive: (tailscaleVersion: string) => `mikrotik-tailscale-${tailscaleVersion}-oci.tar`,
 };
+
+/** Whether a file name in dist/ is one of ours (any version): an image, SBOM or OCI file. */
+export function isImageFileName(name: string): boolean {
+  return name === imageFiles.ociDir || /^mikrotik-tailscale-v[\w.+-]+-(?:[a-z0-9]+\.tar|[a-z0-9]+\.spdx\.json|oci\.tar)$/.test(name);
+}
+
+/**
+ * Removes image files in distDir that `keep` does not name: those of another
+ * Tailscale version (after `bump`), of an architecture no longer built
+ * with the others, or an OCI layout that no longer covers the release.
+ * Returns what it removed.
+ */
+export async function removeStaleImageFiles(distDir: string, keep: readonly string[]): Promise<string[]> {
+  const kept = new Set(keep.map((k) => resolve(k)));
+  let names: string[];
+  try {
+    names = await readdir(distDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+  const removed: string[] = [];
+  for (const n of names.sort()) {
+    const p = resolve(distDir, n);
+    if (!isImageFileName(n) || kept.has(p)) continue;
+    await rm(p, { recursive: true, force: true });
+    removed.push(p);
+  }
+  return removed;
+}
 
 export async function writeImages(opts: WriteImagesOptions): Promise<{ files: string[] }> {
   if (opts.records.length === 0) throw new FailureError("no built architectures to write images for");
@@ -134,6 +170,7 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
     });
   }
 
+  if (opts.oci === false) return { files };
   await opts.progress.step("OCI image layout (all architectures)", async () => {
     const layout = ociLayout({
       tag: opts.imageVersion,
@@ -151,7 +188,9 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
         const p = join(tmp, ...rel.split("/"));
         await mkdir(dirname(p), { recursive: true });
         await writeFile(p, data, { mode: 0o644 });
+        await chmod(p, 0o644); // the final mode, whatever the umask
       }
+      for (const d of ["", "blobs", "blobs/sha256"]) await chmod(join(tmp, d), 0o755);
     });
     const ociTar = join(opts.distDir, imageFiles.ociArchive(tsVersion));
     await atomicWriteFile(ociTar, packFiles(layout.files, mtime));

@@ -97,8 +97,8 @@ export function spdxDocument(input: SbomInput): Uint8Array {
       `build tags: ${ts.tags.join(",")}`,
       `features: ${ts.features.join(",")}`,
       `ldflags: ${ts.ldflags}`,
-      `gcflags: ${ts.gcflags}`,
-      `upx: ${ts.upx}`,
+      `gcflags: ${ts.gcflags.length ? ts.gcflags.map((g) => `-gcflags=${g}`).join(" ") : "(none)"}`,
+      `upx: ${ts.upx ? (ts.upxArgs ?? []).join(" ") || "yes" : "no"}`,
     ]
       .filter((x) => x !== undefined)
       .join("; "),
@@ -158,7 +158,7 @@ export function spdxDocument(input: SbomInput): Uint8Array {
     externalRefs: purlRef(`pkg:generic/busybox@${encodeURIComponent(r.busybox.version)}?checksum=sha256:${r.busybox.tarballSha256}`),
     comment:
       `static build from the release tarball busybox-${r.busybox.version}.tar.bz2 (checksum is the tarball's); ` +
-      `upx: ${r.busybox.upx}; applets: ${r.busybox.applets.join(",")}`,
+      `upx: ${r.busybox.upx ? (r.busybox.upxArgs ?? []).join(" ") || "yes" : "no"}; applets: ${r.busybox.applets.join(",")}`,
   });
   relationships.push({ spdxElementId: imageId, relationshipType: "CONTAINS", relatedSpdxElement: busyboxId });
 

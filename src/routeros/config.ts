@@ -14,7 +14,9 @@ import {
   type InterfaceAddress,
   type Prefix,
 } from "./net.js";
-import { parseRouterOsVersion, syntaxFor, type RouterOsVersion, type Syntax } from "./version.js";
+import { parseRouterOsVersion, type RouterOsVersion } from "./version.js";
+import { containerSyntax, treeModel, type RouterOsModel, type Syntax } from "./schema/model.js";
+import { ENTRYPOINT } from "../image/config.js";
 
 /*
  * The router config: one small YAML or JSON file. The zod schema below checks
@@ -34,6 +36,11 @@ const RouterPath = z
   .min(1)
   .refine((p) => !/[\s"'$\\]/.test(p) && !p.split("/").includes(".."), "must be a router file path without spaces, quotes or '..'")
   .transform((p) => p.replace(/^\/+/, "").replace(/\/+$/, ""));
+/** A RouterOS time interval: 10s, 1m30s, 2h, 500ms. */
+const Interval = z
+  .union([z.string(), z.number()])
+  .transform((v) => (typeof v === "number" ? `${v}s` : v.trim()))
+  .refine((v) => parseInterval(v) !== null, "must be a time interval such as 10s, 1m30s or 2h");
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
 const AuthKeySchema = z.union([
@@ -80,7 +87,35 @@ export const RouterConfigSchema = z
           .string()
           .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, "must be a DNS label (letters, digits, '-')")
           .optional(),
+        /** Hard cap: memory-max (7.23+), else memory-high (7.20+), else /container/config ram-high. */
         memoryLimit: Size.optional(),
+        /** Soft limit where the kernel starts reclaiming (memory-high); default 7/8 of memoryLimit where memory-max exists. */
+        memoryHigh: Size.optional(),
+        /** Restart after a crash: restart-policy (7.23+) or auto-restart-interval (7.20-7.22). */
+        restart: z
+          .object({
+            policy: z.enum(["on-failure", "always", "no"]).default("on-failure"),
+            interval: Interval.default("10s"),
+            /** restart-max-count (7.23+): give up after this many restarts in a row; 0 never gives up. */
+            maxCount: z.number().int().min(0).max(1000).default(10),
+          })
+          .strict()
+          .default({}),
+        /** healthcheck-* (7.22+): is tailscaled answering on its socket? */
+        healthcheck: z
+          .object({
+            enabled: z.boolean().default(true),
+            interval: Interval.default("30s"),
+            timeout: Interval.default("10s"),
+            retries: z.number().int().min(1).max(100).default(3),
+            startPeriod: Interval.default("30s"),
+            /** stop-on-unhealthy (7.23+): stop the container (and let the restart policy start it) when unhealthy. */
+            stopOnUnhealthy: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
+        /** Name the image's entrypoint where RouterOS needs it (7.22+); false never sets it. */
+        entrypoint: z.union([z.string().regex(/^\/\S+$/, "must be an absolute path inside the image"), z.literal(false)]).default(ENTRYPOINT.join(" ")),
         startOnBoot: z.boolean().default(true),
         logging: z.boolean().default(true),
         /** Container dns= servers; empty leaves it to /ip/dns. */
@@ -167,6 +202,8 @@ export interface RouterConfig {
   /** Directory relative file paths are resolved against. */
   baseDir: string;
   version: RouterOsVersion;
+  /** The RouterOS menus of that version (its command tree). */
+  model: RouterOsModel;
   syntax: Syntax;
   arch: Architecture;
   router?: string;
@@ -174,6 +211,10 @@ export interface RouterConfig {
     name: string;
     hostname?: string;
     memoryLimit?: string;
+    memoryHigh?: string;
+    restart: { policy: "on-failure" | "always" | "no"; interval: string; maxCount: number };
+    healthcheck: { enabled: boolean; interval: string; timeout: string; retries: number; startPeriod: string; stopOnUnhealthy: boolean };
+    entrypoint: string | false;
     startOnBoot: boolean;
     logging: boolean;
     dns: string[];
@@ -211,6 +252,20 @@ export interface RouterConfig {
   dns: { forward: string[] };
   /** Things that are allowed but probably not what the user wants. */
   warnings: string[];
+}
+
+const INTERVAL_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Parses a RouterOS time interval (10s, 1m30s, 1h, 500ms, 00:01:30) into seconds. */
+export function parseInterval(s: string): number | null {
+  const t = s.trim();
+  const hms = /^(\d+):([0-5]\d):([0-5]\d)$/.exec(t);
+  if (hms) return Number(hms[1]) * 3600 + Number(hms[2]) * 60 + Number(hms[3]);
+  if (/^\d+$/.test(t)) return Number(t);
+  if (!/^(\d+(ms|s|m|h|d|w))+$/.test(t)) return null;
+  let total = 0;
+  for (const m of t.matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(m[1]) * INTERVAL_UNITS[m[2]!]!;
+  return total;
 }
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -305,7 +360,9 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   } catch (e) {
     fail(source, "routeros.version", (e as Error).message);
   }
-  const syntax = syntaxFor(version);
+  const model = treeModel(version);
+  if (model.warning) warnings.push(model.warning);
+  const syntax = containerSyntax(model);
   const arch = routerArchitecture(c.routeros.arch);
   if (!arch) {
     fail(source, "routeros.arch", `unknown architecture '${c.routeros.arch}' (expected one of: arm64, arm, x86, arm32v5, or ${ARCH_NAMES.join(", ")})`);
@@ -369,8 +426,25 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
 
   // Container extras.
   const tmpfs = Object.entries(c.container.tmpfs ?? {}).map(([dir, size]) => ({ dir, size }));
-  if (tmpfs.length && !syntax.containerTmpfs) {
-    warnings.push(`container.tmpfs needs RouterOS 7.21.2 or later; it is left out for ${version.text}`);
+  const MIB = 1024 * 1024;
+  const limit = c.container.memoryLimit === undefined ? undefined : parseSize(c.container.memoryLimit)!;
+  const high = c.container.memoryHigh === undefined ? undefined : parseSize(c.container.memoryHigh)!;
+  // Below this tailscaled does not run: on 1.102 its packet buffers alone take ~32 MiB.
+  const floor = 40 * MIB;
+  if (limit !== undefined && limit < floor) fail(source, "container.memoryLimit", `${c.container.memoryLimit} is too little for tailscaled; give it at least 40M`);
+  if (high !== undefined && high < floor) fail(source, "container.memoryHigh", `${c.container.memoryHigh} is too little for tailscaled; give it at least 40M`);
+  if (high !== undefined && limit !== undefined && high > limit) {
+    fail(source, "container.memoryHigh", `${c.container.memoryHigh} is above memoryLimit ${c.container.memoryLimit}; the soft limit must be at or below the hard one`);
+  }
+  if (c.container.restart.policy !== "no" && parseInterval(c.container.restart.interval)! < 1) {
+    fail(source, "container.restart.interval", `${c.container.restart.interval} is shorter than RouterOS allows (1s at least)`);
+  }
+  const hc = c.container.healthcheck;
+  for (const k of ["interval", "timeout"] as const) {
+    if (parseInterval(hc[k])! < 1) fail(source, `container.healthcheck.${k}`, `${hc[k]} is shorter than RouterOS allows (1s at least)`);
+  }
+  if (parseInterval(hc.timeout)! >= parseInterval(hc.interval)!) {
+    fail(source, "container.healthcheck.timeout", `${hc.timeout} must be shorter than the interval ${hc.interval}`);
   }
   const image = imageSource(c.image);
   if (image.kind === "remote" && c.image.keepFile) warnings.push("image.keepFile has no effect with image.remote");
@@ -384,6 +458,7 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
     source,
     baseDir,
     version,
+    model,
     syntax,
     arch,
     router: c.router,
@@ -391,6 +466,10 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
       name: c.container.name,
       hostname: c.container.hostname,
       memoryLimit: c.container.memoryLimit,
+      memoryHigh: c.container.memoryHigh,
+      restart: c.container.restart,
+      healthcheck: c.container.healthcheck,
+      entrypoint: c.container.entrypoint,
       startOnBoot: c.container.startOnBoot,
       logging: c.container.logging,
       dns: c.container.dns,
@@ -446,3 +525,24 @@ export const ENV_NAMES_GENERATED: Record<string, string> = {
   TS_TAILSCALED_EXTRA_ARGS: "tailscale.tailscaledExtraArgs",
   TS_LOG_VERBOSITY: "tailscale.logVerbosity",
 };
+
+/**
+ * The same config for other RouterOS menus: another version (--routeros-version)
+ * or what a live router said about itself.
+ */
+export function withModel(config: RouterConfig, model: RouterOsModel): RouterConfig {
+  const warnings = config.warnings.filter((w) => w !== config.model.warning);
+  if (model.warning) warnings.push(model.warning);
+  return { ...config, version: model.version, model, syntax: containerSyntax(model), warnings };
+}
+
+/** The same config for another RouterOS version, from that version's command tree. */
+export function forVersion(config: RouterConfig, version: string): RouterConfig {
+  let v: RouterOsVersion;
+  try {
+    v = parseRouterOsVersion(version);
+  } catch (e) {
+    throw new ConfigError(`--routeros-version: ${(e as Error).message}`);
+  }
+  return withModel(config, treeModel(v));
+}

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Architecture } from "../arch.js";
 import { FailureError } from "../errors.js";
-import { routerArchitecture, type RouterConfig } from "./config.js";
+import { routerArchitecture, withModel, type RouterConfig } from "./config.js";
 import { ContainerStateError, RouterApiError, RouterMismatchError, UpgradeRolledBackError } from "./errors.js";
 import { imageMatchesArch, imagePlatform, readImageInfo, versionFromText, type ImageInfo } from "./image.js";
-import type { Fields, Plan, PlannedImage } from "./plan.js";
+import { buildPlan, HEALTHCHECK_COMMAND, ownerTag, PlanError, type Fields, type Plan, type PlanOptions, type PlannedImage } from "./plan.js";
 import { applySteps, differingFields, type Change, type ReconcileContext } from "./reconcile.js";
 import type { RestClient, RosRecord } from "./rest.js";
 import { localAddressFor, serveFile } from "./serve.js";
-import { knownVersionsText, parseRouterOsVersion, syntaxDifferences, syntaxFor, type RouterOsVersion } from "./version.js";
+import { parseRouterOsVersion, type RouterOsVersion } from "./version.js";
+import { inspectRouter } from "./schema/inspect.js";
+import { MissingPropertyError, treeModel, type RouterOsModel } from "./schema/model.js";
 
 /*
  * deploy, upgrade and status over the RouterOS REST API. Everything that can
@@ -21,12 +23,17 @@ export interface RouterFacts {
   arch: Architecture | undefined;
   archName: string;
   board: string;
+  /** The router's menus: from its own /console/inspect, else its release's command tree. */
+  model: RouterOsModel;
+  /** What the user should know about how the model was found. */
+  notes: string[];
 }
 
 export interface RunOptions {
   client: RestClient;
+  /** The config as written; deploy re-plans it for the menus the router itself reports. */
   config: RouterConfig;
-  plan: Plan;
+  planOptions: PlanOptions;
   dryRun?: boolean;
   updateSecrets?: boolean;
   /** Address the router can reach this machine on, for serving the image. */
@@ -63,27 +70,25 @@ export function detectRouterArch(res: RosRecord): Architecture | undefined {
   return routerArchitecture(name);
 }
 
-/** Reads the router's version and architecture and checks them, the package and device-mode. Changes nothing. */
+/**
+ * Reads the router's version, architecture and menus and checks them, the
+ * package and device-mode. Changes nothing.
+ */
 export async function preflight(client: RestClient, config: RouterConfig): Promise<RouterFacts> {
   const res = await client.get<RosRecord>("system/resource");
   let version: RouterOsVersion;
   try {
     version = parseRouterOsVersion(res.version ?? "");
-  } catch {
-    throw new RouterMismatchError(`the router runs RouterOS '${res.version}', which this tool does not know (it knows ${knownVersionsText()})`);
+  } catch (e) {
+    throw new RouterMismatchError(`the router reports RouterOS '${res.version ?? "?"}': ${(e as Error).message}`);
   }
   const arch = detectRouterArch(res);
-  const facts: RouterFacts = { version, arch, archName: res["architecture-name"] ?? "?", board: res["board-name"] ?? "?" };
-  if (!arch) throw new RouterMismatchError(`the router (${facts.board}) reports architecture '${facts.archName}', which cannot run containers`);
+  const archName = res["architecture-name"] ?? "?";
+  const board = res["board-name"] ?? "?";
+  if (!arch) throw new RouterMismatchError(`the router (${board}) reports architecture '${archName}', which cannot run containers`);
   if (arch.name !== config.arch.name) {
     throw new RouterMismatchError(
-      `wrong architecture: the config is for ${config.arch.routerosArch} (${config.arch.name}) but the router (${facts.board}) is ${arch.routerosArch} (${arch.name}); set routeros.arch: ${arch.routerosArch}`,
-    );
-  }
-  const diff = syntaxDifferences(config.syntax, syntaxFor(version));
-  if (diff.length) {
-    throw new RouterMismatchError(
-      `the config is for RouterOS ${config.version.text} but the router runs ${version.text}, whose container fields differ (${diff.join("; ")}); set routeros.version: "${version.text}"`,
+      `wrong architecture: the config is for ${config.arch.routerosArch} (${config.arch.name}) but the router (${board}) is ${arch.routerosArch} (${arch.name}); set routeros.arch: ${arch.routerosArch}`,
     );
   }
   const packages = await client.get<RosRecord[]>("system/package");
@@ -102,7 +107,43 @@ export async function preflight(client: RestClient, config: RouterConfig): Promi
     if (!(e instanceof RouterApiError)) throw e;
     // Older versions without /system/device-mode over REST: the add will say so if needed.
   }
-  return facts;
+  const notes: string[] = [];
+  let model = await inspectRouter(client, version);
+  if (!model) {
+    model = treeModel(version);
+    notes.push(
+      `the router did not answer /console/inspect (its user needs the read, api and rest-api policies): using ${model.source.kind === "tree" ? `RouterOS ${model.source.name}'s command tree` : "a command tree"}`,
+    );
+    if (model.warning) notes.push(model.warning);
+  }
+  if (config.version.text !== version.text) {
+    notes.push(`the config names RouterOS ${config.version.text}, the router runs ${version.text}: the router's own menus are used`);
+  }
+  return { version, arch, archName, board, model, notes };
+}
+
+export interface Prepared {
+  facts: RouterFacts;
+  /** The config re-read for the router's menus. */
+  config: RouterConfig;
+  plan: Plan;
+}
+
+/** preflight, then the plan for what the router offers; stops, changing nothing, if it lacks something the plan needs. */
+export async function prepare(o: RunOptions): Promise<Prepared> {
+  const facts = await preflight(o.client, o.config);
+  let config: RouterConfig;
+  let plan: Plan;
+  try {
+    config = withModel(o.config, facts.model);
+    plan = buildPlan(config, o.planOptions);
+  } catch (e) {
+    if (e instanceof MissingPropertyError || e instanceof PlanError) {
+      throw new RouterMismatchError(`the router (RouterOS ${facts.version.text}) cannot run this setup: ${e.message}; nothing was changed`);
+    }
+    throw e;
+  }
+  return { facts, config, plan };
 }
 
 /** Checks a local image file before anything changes on the router. */
@@ -117,9 +158,21 @@ export async function checkLocalImage(config: RouterConfig, image: PlannedImage)
   return info;
 }
 
-async function findContainer(client: RestClient, name: string): Promise<RosRecord | undefined> {
+/** Whether a container record carries this key (a comment key may be followed by more words). */
+export function hasKey(c: RosRecord, field: "name" | "comment", value: string): boolean {
+  const v = c[field] ?? "";
+  return field === "name" ? v === value : v === value || v.startsWith(`${value} `);
+}
+
+async function findContainer(client: RestClient, plan: Plan, previous = false): Promise<RosRecord | undefined> {
+  const k = plan.container.key;
   const all = await client.get<RosRecord[]>("container");
-  return all.find((c) => c.name === name);
+  return all.find((c) => hasKey(c, k.field, previous ? k.previous : k.value));
+}
+
+/** The container's display name: its name, or on routers without names its comment key. */
+function label(c: RosRecord, plan: Plan): string {
+  return c.name || plan.container.name;
 }
 
 async function getContainer(client: RestClient, id: string): Promise<RosRecord> {
@@ -206,8 +259,10 @@ async function startContainer(o: RunOptions, c: RosRecord): Promise<void> {
 interface ProvidedImage {
   /** file= or remote-image= for /container/add. */
   field: Fields;
-  /** Removes the fetched file from the router, if we put it there. */
+  /** After a good extraction: removes the fetched file unless the config keeps it. */
   cleanup(): Promise<void>;
+  /** After a failure: removes the file if this run fetched it, whatever the config says. */
+  discard(): Promise<void>;
 }
 
 async function findFile(client: RestClient, name: string): Promise<RosRecord | undefined> {
@@ -218,23 +273,26 @@ async function findFile(client: RestClient, name: string): Promise<RosRecord | u
 /** Puts the image where /container/add can use it. */
 async function provideImage(o: RunOptions, image: PlannedImage, info: ImageInfo | undefined, removeAfter: boolean): Promise<ProvidedImage> {
   const client = o.client;
-  const removeFile = async (path: string) => {
-    if (!removeAfter) return;
+  const remove = async (path: string) => {
     const f = await findFile(client, path);
     if (f) await client.delete(`file/${f[".id"]}`);
   };
+  const removeFile = async (path: string) => {
+    if (removeAfter) await remove(path);
+  };
+  const none = async () => {};
   switch (image.kind) {
     case "remote":
-      return { field: { "remote-image": image.ref }, cleanup: async () => {} };
+      return { field: { "remote-image": image.ref }, cleanup: none, discard: none };
     case "routerFile": {
       if (!(await findFile(client, image.routerPath))) throw new FailureError(`image file ${image.routerPath} is not on the router`);
-      return { field: { file: image.routerPath }, cleanup: async () => {} };
+      return { field: { file: image.routerPath }, cleanup: none, discard: none };
     }
     case "url": {
       say(o, `fetching ${image.url} on the router to ${image.routerPath}`);
       await client.post("tool/fetch", { url: image.url, "dst-path": image.routerPath, "check-certificate": "yes" });
       if (!(await findFile(client, image.routerPath))) throw new FailureError(`the router's fetch of ${image.url} left no file at ${image.routerPath}`);
-      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath) };
+      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath), discard: () => remove(image.routerPath) };
     }
     case "file": {
       const host = new URL(client.origin).hostname;
@@ -249,15 +307,17 @@ async function provideImage(o: RunOptions, image: PlannedImage, info: ImageInfo 
       const f = await findFile(client, image.routerPath);
       if (!f) throw new FailureError(`the router fetched ${image.fileName} but there is no ${image.routerPath}`);
       if (info && f.size !== undefined && Number(f.size) !== info.size) {
-        throw new FailureError(`${image.routerPath} on the router has ${f.size} bytes, expected ${info.size}: the transfer was cut short`);
+        await remove(image.routerPath).catch(() => undefined);
+        throw new FailureError(`${image.routerPath} on the router had ${f.size} bytes, expected ${info.size}: the transfer was cut short (the partial file was removed)`);
       }
-      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath) };
+      return { field: { file: image.routerPath }, cleanup: () => removeFile(image.routerPath), discard: () => remove(image.routerPath) };
     }
   }
 }
 
-function containerBody(plan: Plan, name: string, rootDir: string, image: Fields): Fields {
-  return { name, ...image, "root-dir": rootDir, ...plan.container.fields };
+function containerBody(plan: Plan, rootDir: string, image: Fields): Fields {
+  const k = plan.container.key;
+  return { [k.field]: k.value, ...image, "root-dir": rootDir, ...plan.container.fields };
 }
 
 function newContext(o: RunOptions): ReconcileContext {
@@ -283,22 +343,23 @@ function record(ctx: ReconcileContext, c: Change): void {
 
 /** deploy: create or update everything; start the container; wait until it runs. */
 export async function deploy(o: RunOptions): Promise<RunResult> {
-  const { client, config, plan } = o;
-  const facts = await preflight(client, config);
+  const { client } = o;
+  const { facts, config, plan } = await prepare(o);
   const name = plan.container.name;
-  let existing0 = await findContainer(client, name);
+  let existing0 = await findContainer(client, plan);
   if (existing0?.status === "error" && !o.dryRun) {
     // A failed extraction leaves a container that can never start: replace it.
     await client.delete(`container/${existing0[".id"]}`);
     say(o, `- container ${name}: removed (its image had failed to extract)`);
     existing0 = undefined;
   }
-  const leftover = await findContainer(client, `${name}-previous`);
+  const leftover = await findContainer(client, plan, true);
   if (!existing0 && leftover) {
     throw new FailureError(`an interrupted upgrade left container '${name}-previous' and no '${name}': run 'routeros upgrade' to finish or undo it`);
   }
   const info = existing0 ? undefined : await checkLocalImage(config, plan.container.image);
   const ctx = newContext(o);
+  ctx.notes.push(...facts.notes);
   await applySteps(ctx, plan.before);
 
   let status: string;
@@ -308,10 +369,18 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
       status = "absent";
     } else {
       const img = await provideImage(o, plan.container.image, info, plan.container.removeImageFile);
-      const created = await client.put("container", containerBody(plan, name, plan.container.rootDir, img.field));
-      record(ctx, { action: "create", what: `container ${name}`, detail: `root-dir=${plan.container.rootDir} ${Object.entries(img.field).map(([k, v]) => `${k}=${v}`).join(" ")}` });
-      say(o, `waiting for ${name} to be extracted`);
-      await waitExtracted(o, created);
+      let created: RosRecord | undefined;
+      try {
+        created = await client.put("container", containerBody(plan, plan.container.rootDir, img.field));
+        record(ctx, { action: "create", what: `container ${name}`, detail: `root-dir=${plan.container.rootDir} ${Object.entries(img.field).map(([k, v]) => `${k}=${v}`).join(" ")}` });
+        say(o, `waiting for ${name} to be extracted`);
+        await waitExtracted(o, created);
+      } catch (e) {
+        // Nothing to go back to: leave no half-made container or tar behind.
+        if (created) await removeContainer(o, created).catch(() => undefined);
+        await img.discard().catch(() => undefined);
+        throw e;
+      }
       await img.cleanup();
       say(o, `starting ${name}`);
       await startContainer(o, created);
@@ -358,23 +427,34 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
   return { changes: ctx.changes, notes: [...plan.notes.slice(1), ...ctx.notes], status, facts };
 }
 
-/** upgrade: replace the image, keep the state mount; put the previous container back if the new one does not run. */
-export async function upgrade(o: RunOptions): Promise<RunResult & { from?: string; to?: string; rolledBack?: boolean }> {
-  const { client, config, plan } = o;
-  const facts = await preflight(client, config);
+async function removeContainer(o: RunOptions, c: RosRecord): Promise<void> {
+  const now = await getContainer(o.client, c[".id"]!).catch(() => undefined);
+  if (!now) return;
+  await stopContainer(o, now);
+  await o.client.delete(`container/${now[".id"]}`);
+}
+
+export type UpgradeResult = RunResult & { from?: string; to?: string; rolledBack?: boolean };
+
+/** upgrade: replace the image, keep the state mount; put the previous container back if anything fails once the new image is on the router. */
+export async function upgrade(o: RunOptions, prepared?: Prepared): Promise<UpgradeResult> {
+  const { client } = o;
+  const { facts, config, plan } = prepared ?? (await prepare(o));
   const name = plan.container.name;
   const prevName = `${name}-previous`;
-  let cur = await findContainer(client, name);
-  let leftover = await findContainer(client, prevName);
+  const key = plan.container.key;
+  let cur = await findContainer(client, plan);
+  let leftover = await findContainer(client, plan, true);
   if (!cur && !leftover) throw new FailureError(`there is no container '${name}' on the router: run 'routeros deploy' first`);
   const info = await checkLocalImage(config, plan.container.image);
   const to = info?.version ?? versionFromText(plan.container.image.kind === "remote" ? plan.container.image.ref : "") ?? undefined;
   const before = cur ?? leftover;
   const from = before ? versionFromText(before.tag) ?? (before.tag || undefined) : undefined;
   if (cur && info?.version && from && info.version === from && !o.force) {
-    return { changes: [], notes: [`container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: cur.status ?? "?", facts, from, to };
+    return { changes: [], notes: [...facts.notes, `container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: cur.status ?? "?", facts, from, to };
   }
   const ctx = newContext(o);
+  ctx.notes.push(...facts.notes);
   if (o.dryRun) {
     await applySteps(ctx, plan.before);
     record(ctx, { action: "container", what: `container ${name}`, detail: `would be replaced (${from ?? "?"} -> ${to ?? "?"}), keeping ${config.storage.stateDir}` });
@@ -383,9 +463,9 @@ export async function upgrade(o: RunOptions): Promise<RunResult & { from?: strin
   }
   // Finish or undo an interrupted upgrade first.
   if (!cur && leftover) {
-    await client.patch(`container/${leftover[".id"]}`, { name });
+    await client.patch(`container/${leftover[".id"]}`, { [key.field]: key.value });
     record(ctx, { action: "update", what: `container ${prevName}`, detail: `renamed back to ${name} (left by an interrupted upgrade)` });
-    cur = await findContainer(client, name);
+    cur = await findContainer(client, plan);
     leftover = undefined;
   } else if (leftover) {
     await stopContainer(o, leftover);
@@ -399,35 +479,37 @@ export async function upgrade(o: RunOptions): Promise<RunResult & { from?: strin
   const newRoot = oldRoot === plan.container.rootDir ? plan.container.rootDirAlt : plan.container.rootDir;
   const wasRunning = old.status === RUNNING;
   const oldBoot = old["start-on-boot"] ?? "false";
+  const oldKey = old[key.field] ?? key.value;
 
-  say(o, `stopping ${name}`);
-  await stopContainer(o, old);
-  await client.patch(`container/${old[".id"]}`, { name: prevName, "start-on-boot": "no" });
+  // From here on the new image is on the router: any failure puts the old container back.
+  let renamed = false;
   let created: RosRecord | undefined;
   try {
-    created = await client.put("container", containerBody(plan, name, newRoot, img.field));
+    say(o, `stopping ${name}`);
+    await stopContainer(o, old);
+    await client.patch(`container/${old[".id"]}`, { [key.field]: key.previous, "start-on-boot": "no" });
+    renamed = true;
+    created = await client.put("container", containerBody(plan, newRoot, img.field));
     say(o, `waiting for the new ${name} to be extracted`);
     await waitExtracted(o, created);
     say(o, `starting the new ${name}`);
     await startContainer(o, created);
+    await applySteps(ctx, plan.after);
   } catch (e) {
     const reason = (e as Error).message;
     say(o, `the new container failed: ${reason}`);
     say(o, "putting the previous container back");
     try {
-      if (created) {
-        const c = await getContainer(client, created[".id"]!).catch(() => undefined);
-        if (c) {
-          await stopContainer(o, c);
-          await client.delete(`container/${c[".id"]}`);
-        }
+      if (created) await removeContainer(o, created);
+      if (renamed) await client.patch(`container/${old[".id"]}`, { [key.field]: oldKey, "start-on-boot": oldBoot });
+      if (wasRunning) {
+        const back = await getContainer(client, old[".id"]!);
+        if (back.status !== RUNNING) await startContainer(o, back);
       }
-      await client.patch(`container/${old[".id"]}`, { name, "start-on-boot": oldBoot });
-      if (wasRunning) await startContainer(o, { ...old, name });
-      await img.cleanup();
+      await img.discard();
     } catch (e2) {
       throw new FailureError(
-        `upgrade failed (${reason}) and putting the previous container back failed too: ${(e2 as Error).message}; the previous container is '${prevName}' and the node state is still in ${config.storage.stateDir}`,
+        `upgrade failed (${reason}) and putting the previous container back failed too: ${(e2 as Error).message}; the previous container is '${renamed ? prevName : name}' and the node state is still in ${config.storage.stateDir}`,
       );
     }
     throw new UpgradeRolledBackError(
@@ -437,7 +519,6 @@ export async function upgrade(o: RunOptions): Promise<RunResult & { from?: strin
   await client.delete(`container/${old[".id"]}`);
   await img.cleanup();
   record(ctx, { action: "container", what: `container ${name}`, detail: `upgraded ${from ?? "?"} -> ${to ?? "?"} (root-dir ${newRoot}); state kept in ${config.storage.stateDir}` });
-  await applySteps(ctx, plan.after);
   return { changes: ctx.changes, notes: ctx.notes, status: RUNNING, facts, from, to, rolledBack: false };
 }
 
@@ -450,6 +531,10 @@ export interface StatusReport {
     imageVersion?: string;
     rootDir: string;
     interface: string;
+    /** RouterOS's health check verdict (7.22+ with healthcheck-cmd), as the router words it. */
+    health?: string;
+    /** How RouterOS restarts it after a crash, e.g. "on-failure every 10s (at most 10)". */
+    restart?: string;
   };
   tailscale: {
     /** Version tailscaled printed at start, from the router log. */
@@ -462,6 +547,8 @@ export interface StatusReport {
   tailnetRoute: "active" | "inactive" | "missing";
   /** true/false when known; undefined when the log says nothing. */
   nodeUp?: boolean;
+  /** The router's TLS certificate (pin it with --tls-fingerprint). */
+  tlsFingerprint?: string;
 }
 
 /** status: what the REST API can tell about the container and the node. */
@@ -472,7 +559,8 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
     tailscale: {},
     tailnetRoute: "missing",
   };
-  const c = await findContainer(client, name);
+  const all = await client.get<RosRecord[]>("container");
+  const c = all.find((x) => x.name === name) ?? all.find((x) => hasKey(x, "comment", ownerTag(name)));
   if (c) {
     report.container = {
       name,
@@ -482,6 +570,16 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
       rootDir: c["root-dir"] ?? "",
       interface: c.interface ?? "",
     };
+    if (c["healthcheck-cmd"]) report.container.health = c["healthcheck-status"] || "not reported yet";
+    const policy = c["restart-policy"];
+    if (policy && policy !== "no") {
+      const max = c["restart-max-count"];
+      report.container.restart = `${policy} after ${c["restart-interval"] ?? "?"}${max && max !== "0" ? ` (at most ${max} times)` : ""}`;
+    } else if (c["auto-restart-interval"] && !["0s", "0", "none", ""].includes(c["auto-restart-interval"])) {
+      report.container.restart = `after any exit, every ${c["auto-restart-interval"]}`;
+    } else {
+      report.container.restart = "never (a crashed tailscaled stays down)";
+    }
   }
   const routes = await client.get<RosRecord[]>("ip/route");
   const r = routes.find((x) => x["dst-address"] === "100.64.0.0/10");
@@ -517,6 +615,8 @@ export function formatStatus(s: StatusReport, name: string): string {
     const c = s.container;
     L.push(`container:  ${c.name}: ${c.status} (interface ${c.interface}, root-dir ${c.rootDir})`);
     L.push(`image:      ${c.tag || "(no tag)"}${c.imageVersion ? ` -> version ${c.imageVersion}` : " (version unknown)"}`);
+    if (c.health) L.push(`health:     ${c.health} (RouterOS runs ${HEALTHCHECK_COMMAND})`);
+    if (c.restart) L.push(`restart:    ${c.restart}`);
   }
   L.push(`tailscaled: ${s.tailscale.version ?? "version unknown (not in the router log)"}`);
   L.push(`route:      100.64.0.0/10 via the container: ${s.tailnetRoute}`);
@@ -528,5 +628,6 @@ export function formatStatus(s: StatusReport, name: string): string {
         : "unknown (no tailscaled state in the router log; is logging on?)";
   L.push(`node:       ${up}`);
   if (s.tailscale.loginUrl) L.push(`login:      ${s.tailscale.loginUrl}`);
+  if (s.tlsFingerprint) L.push(`tls:        ${s.tlsFingerprint} (pin it with --tls-fingerprint ${s.tlsFingerprint})`);
   return L.join("\n");
 }

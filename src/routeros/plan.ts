@@ -2,8 +2,12 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import type { RouterConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { loadGoModPins } from "../pins.js";
 import { MAGIC_DNS, TAILNET_V4 } from "./net.js";
-import type { RouterOsVersion, Syntax } from "./version.js";
+import type { RouterOsVersion } from "./version.js";
+import { parseSize } from "./config.js";
+import type { RouterOsModel, Syntax } from "./schema/model.js";
+import { formatMissing, missingWrites } from "./schema/check.js";
 
 /*
  * The plan: every RouterOS object the config asks for, in the order they must
@@ -60,6 +64,8 @@ export type PlannedImage =
 
 export interface ContainerPlan {
   name: string;
+  /** How to find it again: name=<name>, or comment=<tag> where containers have no name (before 7.19). */
+  key: { field: "name" | "comment"; value: string; previous: string };
   /** Base root-dir; upgrades alternate between it and rootDirAlt. */
   rootDir: string;
   rootDirAlt: string;
@@ -72,6 +78,8 @@ export interface ContainerPlan {
 
 export interface Plan {
   version: RouterOsVersion;
+  /** The menus the plan was made for; every property it writes exists there. */
+  model: RouterOsModel;
   syntax: Syntax;
   /** Comment that marks objects this tool owns. */
   tag: string;
@@ -107,9 +115,15 @@ function joinUnder(dir: string, file: string): string {
   return dir ? `${dir}/${file}` : file;
 }
 
-/** Resolves the `{arch}` placeholder and makes the path absolute. */
+/**
+ * Resolves the placeholders and makes the path absolute: `{arch}` (amd64,
+ * arm64, armv7, armv5) and `{version}`, the Tailscale version this checkout
+ * builds (the `vX.Y.Z` in the names `npm run images` writes).
+ */
 export function localImagePath(config: RouterConfig, path: string): string {
-  return resolve(config.baseDir, path.replaceAll("{arch}", config.arch.name));
+  let p = path.replaceAll("{arch}", config.arch.name);
+  if (p.includes("{version}")) p = p.replaceAll("{version}", loadGoModPins().tailscaleVersion);
+  return resolve(config.baseDir, p);
 }
 
 function planImage(config: RouterConfig, override?: string): PlannedImage {
@@ -117,7 +131,7 @@ function planImage(config: RouterConfig, override?: string): PlannedImage {
   if (override !== undefined) {
     // A path ending in .tar is a local image file; anything else is a registry reference.
     if (/\.tar$/i.test(override)) {
-      const localPath = resolve(override.replaceAll("{arch}", config.arch.name));
+      const localPath = localImagePath({ ...config, baseDir: process.cwd() }, override);
       const fileName = basename(localPath);
       return { kind: "file", localPath, fileName, routerPath: joinUnder(dir, fileName) };
     }
@@ -139,7 +153,7 @@ function planImage(config: RouterConfig, override?: string): PlannedImage {
   }
 }
 
-function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
+export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
   const a = config.tailscale.authKey;
   if (a.kind === "none") return undefined;
   if (a.kind === "containerFile") return `file:${a.path}`;
@@ -187,6 +201,7 @@ export function containerEnv(config: RouterConfig, authKey: string | undefined):
 
 export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
   const syntax = config.syntax;
+  const versionNotes: string[] = [];
   const name = config.container.name;
   const tag = ownerTag(name);
   const before: Step[] = [];
@@ -276,7 +291,7 @@ export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
     menu: "container/mounts",
     what: `mount ${config.storage.stateDir} -> ${STATE_DIR_IN_CONTAINER}`,
     match: { [mk]: mountName, dst: STATE_DIR_IN_CONTAINER },
-    set: { src: config.storage.stateDir },
+    set: { src: config.storage.stateDir, ...(syntax.mountAccess === "mode" ? { mode: "rw" } : {}) },
     owner: "mounts",
   });
   before.push({ type: "prune", menu: "container/mounts", what: `mounts no longer wanted in ${mountName}`, select: { [mk]: mountName }, keep: [{ [mk]: mountName, dst: STATE_DIR_IN_CONTAINER }] });
@@ -284,10 +299,14 @@ export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
   const fields: Fields = { interface: net.veth.name, [syntax.containerEnvField]: name, [syntax.containerMountsField]: mountName };
   if (config.container.hostname) fields.hostname = config.container.hostname;
   if (config.container.dns.length) fields.dns = config.container.dns.join(",");
-  if (config.container.memoryLimit) fields["memory-high"] = config.container.memoryLimit;
-  if (syntax.containerTmpfs && config.container.tmpfs.length) {
-    fields.tmpfs = config.container.tmpfs.map((t) => `${t.size}@${t.dir}`).join(",");
+  if (config.container.entrypoint !== false && syntax.entrypointRequired) fields.entrypoint = config.container.entrypoint;
+  if (config.container.tmpfs.length) {
+    if (syntax.containerTmpfs) fields.tmpfs = config.container.tmpfs.map((t) => `${t.size}@${t.dir}`).join(",");
+    else versionNotes.push(`container.tmpfs is left out: RouterOS ${config.version.text} has no per-container tmpfs (7.21.2 and later do)`);
   }
+  planMemory(config, syntax, fields, before, versionNotes);
+  planRestart(config, syntax, fields, versionNotes);
+  planHealthcheck(config, syntax, fields, versionNotes);
   fields.logging = yn(config.container.logging);
   fields["start-on-boot"] = yn(config.container.startOnBoot);
 
@@ -307,14 +326,21 @@ export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
   const notes = [
     "Containers need the 'container' package and device-mode: /system/device-mode/update container=yes, then confirm with the reset button or a cold reboot within the activation timeout.",
     ...config.warnings,
+    ...versionNotes,
   ];
-  return {
+  const key =
+    syntax.containerKey === "name"
+      ? { field: "name" as const, value: name, previous: `${name}-previous` }
+      : { field: "comment" as const, value: tag, previous: `${tag}-previous` };
+  const plan: Plan = {
     version: config.version,
+    model: config.model,
     syntax,
     tag,
     before,
     container: {
       name,
+      key,
       rootDir: config.storage.rootDir,
       rootDirAlt: `${config.storage.rootDir}-b`,
       fields,
@@ -324,4 +350,77 @@ export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
     after,
     notes,
   };
+  // Nothing may be written that this version's menus lack: a bug here, not the user's.
+  const missing = missingWrites(plan, config.model);
+  if (missing.length) throw new PlanError(`the plan for ${config.version.text} does not fit: ${formatMissing(missing, config.model)}`);
+  return plan;
+}
+
+/** A plan that writes something its RouterOS menus lack. */
+export class PlanError extends Error {}
+
+const MIB = 1024 * 1024;
+
+function mib(bytes: number): string {
+  return `${Math.floor(bytes / MIB)}M`;
+}
+
+function planMemory(config: RouterConfig, syntax: Syntax, fields: Fields, before: Step[], notes: string[]): void {
+  const { memoryLimit, memoryHigh } = config.container;
+  if (memoryLimit === undefined && memoryHigh === undefined) return;
+  const v = config.version.text;
+  if (syntax.memoryMax) {
+    if (memoryLimit !== undefined) fields["memory-max"] = memoryLimit;
+    // The kernel reclaims from memory-high on, before memory-max would kill.
+    const high = memoryHigh ?? (memoryLimit !== undefined ? mib((parseSize(memoryLimit)! * 7) / 8) : undefined);
+    if (high !== undefined && syntax.memoryHigh) fields["memory-high"] = high;
+    return;
+  }
+  const limit = memoryLimit ?? memoryHigh!;
+  if (syntax.memoryHigh) {
+    fields["memory-high"] = memoryHigh ?? limit;
+    if (memoryLimit !== undefined && memoryHigh !== undefined) notes.push(`container.memoryLimit is not a hard cap on RouterOS ${v} (memory-max needs 7.23): memory-high=${memoryHigh} is set`);
+    return;
+  }
+  if (syntax.configMemoryKey) {
+    before.push({ type: "settings", menu: "container/config", what: "memory limit for all containers", set: { [syntax.configMemoryKey]: limit } });
+    notes.push(`RouterOS ${v} has no per-container memory limit: ${syntax.configMemoryKey}=${limit} is set in /container/config and applies to every container on the router`);
+    return;
+  }
+  notes.push(`container.memoryLimit is left out: RouterOS ${v} offers no container memory limit`);
+}
+
+function planRestart(config: RouterConfig, syntax: Syntax, fields: Fields, notes: string[]): void {
+  const r = config.container.restart;
+  if (r.policy === "no") {
+    if (syntax.restart === "restart-policy") fields["restart-policy"] = "no";
+    return;
+  }
+  if (syntax.restart === "restart-policy") {
+    fields["restart-policy"] = r.policy;
+    fields["restart-interval"] = r.interval;
+    if (syntax.restartMaxCount) fields["restart-max-count"] = String(r.maxCount);
+  } else if (syntax.restart === "auto-restart-interval") {
+    // Restarts after any stop, not only a crash; 'no' turns it off.
+    fields["auto-restart-interval"] = r.interval;
+    if (r.policy === "on-failure") notes.push(`RouterOS ${config.version.text} restarts a container after any exit (auto-restart-interval=${r.interval}); a restart only after a crash (restart-policy on-failure) needs 7.23`);
+  } else {
+    notes.push(`RouterOS ${config.version.text} cannot restart a container that exits (auto-restart-interval needs 7.20, restart-policy 7.23): a crashed tailscaled stays down until started again`);
+  }
+}
+
+/** `tailscale version --daemon` answers only when tailscaled answers on its socket. */
+export const HEALTHCHECK_COMMAND = "/usr/local/bin/tailscale version --daemon";
+
+function planHealthcheck(config: RouterConfig, syntax: Syntax, fields: Fields, notes: string[]): void {
+  const h = config.container.healthcheck;
+  if (!h.enabled) return;
+  if (!syntax.healthcheck) return;
+  fields["healthcheck-cmd"] = HEALTHCHECK_COMMAND;
+  fields["healthcheck-interval"] = h.interval;
+  fields["healthcheck-timeout"] = h.timeout;
+  fields["healthcheck-retries"] = String(h.retries);
+  fields["healthcheck-start-period"] = h.startPeriod;
+  if (syntax.stopOnUnhealthy) fields["stop-on-unhealthy"] = yn(h.stopOnUnhealthy);
+  else if (h.stopOnUnhealthy) notes.push(`container.healthcheck.stopOnUnhealthy is left out: RouterOS ${config.version.text} has no stop-on-unhealthy (7.23 and later do)`);
 }

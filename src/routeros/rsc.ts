@@ -1,5 +1,6 @@
 import type { RouterConfig } from "./config.js";
 import type { Fields, ItemStep, Plan, PruneStep, SettingsStep, Step } from "./plan.js";
+import { describeSource } from "./schema/model.js";
 
 /*
  * Renders a plan as a RouterOS script. Every step first looks at what exists
@@ -147,12 +148,12 @@ function wrapComment(text: string, width = 76): string[] {
 export function renderScript(config: RouterConfig, plan: Plan, opts: RenderOptions = {}): string {
   const c = plan.container;
   const name = c.name;
-  const cFind = `[/container/find where name=${rosString(name)}]`;
+  const cFind = `[/container/find where ${c.key.field}=${rosString(c.key.value)}]`;
   const L: string[] = [];
   const section = (title: string) => L.push("", `# --- ${title} ---`);
 
   L.push(`# mikrotik-tailscale: RouterOS setup for the Tailscale container "${name}"`);
-  L.push(`# RouterOS ${plan.version.text}, architecture ${config.arch.routerosArch} (${config.arch.name} image).`);
+  L.push(`# RouterOS ${plan.version.text} (menus from ${describeSource(plan.model)}), architecture ${config.arch.routerosArch} (${config.arch.name} image).`);
   L.push("# Safe to run more than once: each step looks at what exists first and only");
   L.push("# adds what is missing or sets what may differ.");
   L.push("# Run it with: /import file-name=<this file>");
@@ -186,7 +187,7 @@ export function renderScript(config: RouterConfig, plan: Plan, opts: RenderOptio
   }
 
   section("container");
-  const addFields: Fields = { name };
+  const addFields: Fields = { [c.key.field]: c.key.value };
   if (img.kind === "remote") addFields["remote-image"] = img.ref;
   else addFields.file = img.routerPath;
   addFields["root-dir"] = c.rootDir;

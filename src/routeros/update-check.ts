@@ -4,7 +4,8 @@ import { resolveCredentials, type Credentials } from "../release/credentials.js"
 import { parseReference, type ImageReference } from "../release/reference.js";
 import { MEDIA, RegistryClient, RegistryError } from "../release/registry.js";
 import type { RouterConfig } from "./config.js";
-import { preflight, upgrade, type RunOptions, type RunResult } from "./deploy.js";
+import { prepare, upgrade, type RunOptions, type RunResult } from "./deploy.js";
+import { buildPlan } from "./plan.js";
 import type { RosRecord } from "./rest.js";
 
 /*
@@ -99,17 +100,23 @@ function containerNamed(list: RosRecord[], name: string): RosRecord | undefined 
 
 /** upgrade(), but only when the registry's image differs from the one the container was made from. */
 export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedResult> {
-  const { client, config, plan } = o;
-  const img = plan.container.image;
-  if (img.kind !== "remote") {
+  const { client } = o;
+  // The image source is known before asking the router anything.
+  if (buildPlan(o.config, { ...o.planOptions, resolveSecrets: false }).container.image.kind !== "remote") {
     throw new UsageError(
       "--if-changed compares a registry tag with what the router runs, but the image is a file: set image: { remote: registry.example.com/owner/mikrotik-tailscale:stable } in the config, or pass --image <registry>/<repository>:stable",
     );
   }
+  const prepared = await prepare(o);
+  const { config, plan, facts } = prepared;
+  const img = plan.container.image;
+  if (img.kind !== "remote") throw new Error("unreachable: the image source changed between plans");
   const ref = remoteImageReference(img.ref, config.image.registryUrl);
   const credentials = o.credentials === null ? undefined : (o.credentials ?? resolveCredentials({ registry: ref.registry }));
   const registry = new RegistryClient({ registry: ref.registry, repository: ref.repository, credentials, plainHttp: o.plainHttp });
-  const facts = await preflight(client, config);
+  if (plan.container.key.field !== "name") {
+    throw new UsageError(`--if-changed records the image digest in the container's comment, which RouterOS ${facts.version.text} uses to find the container (containers have names from 7.19 on): upgrade without --if-changed`);
+  }
   const want = await registryImageDigest(registry, ref.tag, config.arch);
   const name = plan.container.name;
   const current = containerNamed(await client.get<RosRecord[]>("container"), name);
@@ -130,7 +137,7 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
       ? `${img.ref} changed: ${running.slice(0, 19)}... -> ${want.slice(0, 19)}...`
       : `container ${name} records no image digest (made by deploy or by hand): replacing it once to record ${want.slice(0, 19)}...`;
   o.log?.(why ?? `no container ${name}`);
-  const r = await upgrade({ ...o, force: true });
+  const r = await upgrade({ ...o, force: true }, prepared);
   const notes = [...(why ? [why] : []), ...r.notes];
   if (!o.dryRun && !r.rolledBack) {
     const now = containerNamed(await client.get<RosRecord[]>("container"), name);

@@ -1,12 +1,11 @@
-import { writeFileSync } from "node:fs";
+import { atomicWriteFile } from "../util/fsx.js";
 import type { Command } from "../cli/command.js";
 import { boolOpt, stringOpt } from "../cli/command.js";
 import { UsageError } from "../errors.js";
 import { anonymousPullTokenUrl } from "../release/registry.js";
-import { loadRouterConfig } from "./config.js";
+import { forVersion, loadRouterConfig } from "./config.js";
 import { buildPlan } from "./plan.js";
 import { renderUpdateBody, renderUpdateInstaller, updateTarget } from "./update-script.js";
-import { parseRouterOsVersion, syntaxFor } from "./version.js";
 
 /*
  * `mikrotik-tailscale routeros update-script`: prints the .rsc that installs
@@ -35,13 +34,10 @@ export const updateScriptCommand: Command = {
     output: { type: "string", short: "o" },
   },
   async run(args) {
-    const config = loadRouterConfig(stringOpt(args, "config") ?? args.positionals[0] ?? "router.yaml");
-    for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
+    let config = loadRouterConfig(stringOpt(args, "config") ?? args.positionals[0] ?? "router.yaml");
     const v = stringOpt(args, "routeros-version");
-    if (v) {
-      config.version = parseRouterOsVersion(v);
-      config.syntax = syntaxFor(config.version);
-    }
+    if (v) config = forVersion(config, v);
+    for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
     const plan = buildPlan(config, { resolveSecrets: false });
     const plainHttp = boolOpt(args, "plain-http");
     let tokenUrl = stringOpt(args, "token-url");
@@ -61,7 +57,7 @@ export const updateScriptCommand: Command = {
     const text = boolOpt(args, "body") ? renderUpdateBody(config, plan, opts) : renderUpdateInstaller(config, plan, opts);
     const out = stringOpt(args, "output");
     if (out) {
-      writeFileSync(out, text);
+      await atomicWriteFile(out, text);
       process.stderr.write(`wrote ${out}\n`);
     } else {
       process.stdout.write(text);

@@ -20,14 +20,18 @@ export function tempSibling(path: string): string {
 
 /**
  * Writes a file so that readers see either the old content or the complete
- * new one: temporary name, flushed to disk, then renamed into place.
+ * new one: temporary name, flushed to disk, then renamed into place. The file
+ * appears with exactly `mode` (not the umask's version of it), and renaming
+ * replaces whatever was there, so an old file's wider mode never survives.
  */
 export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
-    const fh = await open(tmp, "w", mode);
+    // wx: never write through something already at the temporary name.
+    const fh = await open(tmp, "wx", mode & 0o600);
     try {
+      await fh.chmod(mode);
       await fh.writeFile(data);
       await fh.sync();
     } finally {
@@ -38,6 +42,11 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** A file that holds a secret (an auth key, a password): owner-only, whatever was there before. */
+export async function writeSecretFile(path: string, data: string | Uint8Array): Promise<void> {
+  await atomicWriteFile(path, data, 0o600);
 }
 
 /**

@@ -80,6 +80,12 @@ export interface ContainerOptions {
   extraMounts?: Mount[];
   /** Capabilities to leave out of the usual set (which includes NET_ADMIN, NET_RAW and MKNOD). */
   dropCaps?: string[];
+  /**
+   * A memory cap for the container's cgroup (as RouterOS's memory-max), with
+   * the cgroup file system mounted read-only at /sys/fs/cgroup so the
+   * entrypoint can read it. No swap on top, as on a router.
+   */
+  memoryLimitBytes?: number;
 }
 
 // What a container engine gives by default, plus what tailscaled needs.
@@ -150,6 +156,7 @@ export class Container {
         { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
         { destination: "/var/lib/tailscale", type: "bind", source: o.stateDir, options: ["rbind", o.stateReadOnly ? "ro" : "rw"] },
         { destination: "/var/run/tailscale", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=1024k"] },
+        ...(o.memoryLimitBytes ? [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] }] : []),
         ...(o.extraMounts ?? []),
       ],
       linux: {
@@ -159,6 +166,7 @@ export class Container {
             { allow: false, access: "rwm" },
             { allow: true, type: "c", major: 10, minor: 200, access: "rwm" },
           ],
+          ...(o.memoryLimitBytes ? { memory: { limit: o.memoryLimitBytes, swap: o.memoryLimitBytes } } : {}),
         },
         // /proc/sys stays writable: the entrypoint turns on forwarding in the
         // container's own network namespace, as on RouterOS.

@@ -12,7 +12,7 @@ export interface RecordOverrides {
 export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRecord {
   const a = allArchitectures().find((x) => x.name === arch)!;
   return {
-    schema: 1,
+    schema: 2,
     arch,
     platform: { os: "linux", ...a.platform },
     profile: "small",
@@ -25,11 +25,12 @@ export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRec
       modules: [],
       goEnv: {},
       ldflags: "-s -w",
-      gcflags: "",
+      gcflags: [],
       upx: true,
+      upxArgs: ["--lzma", "--best"],
       ...over.tailscale,
     },
-    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true, ...over.busybox },
+    busybox: { version: "1.37.0", tarballSha256: "b".repeat(64), applets: ["sh"], upx: true, upxArgs: ["--lzma", "--best"], ...over.busybox },
     caBundle: {
       module: "golang.org/x/crypto/x509roots/fallback",
       version: "v0.0.1",

@@ -5,12 +5,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BenchUsageError, parseBenchArgs, parseSteps } from "../../bench/src/args.js";
-import { reclaimTarget } from "../../bench/src/cgroup.js";
+import { memoryCgroupDir, parseKeyValues, readCgroupMemory, reclaimTarget } from "../../bench/src/cgroup.js";
 import { cpuSecondsPerGB, IperfError, mbps, parseIperf3Json } from "../../bench/src/iperf.js";
 import { osName } from "../../bench/src/machine.js";
 import { medianSample, parseKbLines, parseMemory, parseProcStatTicks, readCpuSeconds, readMemory } from "../../bench/src/procmem.js";
 import { parseStepTimes, secondsByArch } from "../../bench/src/progress-log.js";
 import { median, rotation, summarize } from "../../bench/src/stats.js";
+import { capModeEnv } from "../../bench/src/runtime.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../../bench/fixtures/${name}`, import.meta.url), "utf8");
 
@@ -151,10 +152,41 @@ test("cgroups: where to ask for a reclaim, v1 and v2; never the root", () => {
   assert.equal(reclaimTarget(""), undefined);
 });
 
+test("cgroups: a memory cgroup's folder, peak and OOM kills (v1 and v2)", async () => {
+  assert.deepEqual(memoryCgroupDir("4:memory:/process_api/abc/mtb1-a\n", "/cg"), { dir: "/cg/memory/process_api/abc/mtb1-a", v2: false });
+  assert.deepEqual(memoryCgroupDir("0::/mtb1-a\n", "/cg"), { dir: "/cg/mtb1-a", v2: true });
+  assert.equal(memoryCgroupDir("0::/\n"), undefined);
+  const k = parseKeyValues("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+  assert.equal(k.get("oom_kill"), 2);
+  const dir = mkdtempSync(join(tmpdir(), "mt-cg-"));
+  try {
+    writeFileSync(join(dir, "memory.max_usage_in_bytes"), "67108864\n");
+    writeFileSync(join(dir, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    assert.deepEqual(await readCgroupMemory({ dir, v2: false }), { peakBytes: 67108864, oomKills: 1 });
+    writeFileSync(join(dir, "memory.peak"), "1234\n");
+    writeFileSync(join(dir, "memory.events"), "low 0\nhigh 3\nmax 9\noom 1\noom_kill 0\n");
+    assert.deepEqual(await readCgroupMemory({ dir, v2: true }), { peakBytes: 1234, oomKills: 0 });
+    assert.deepEqual(await readCgroupMemory({ dir: join(dir, "gone"), v2: true }), {}, "a cgroup that is gone reads as nothing");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("command line: steps, numbers and their limits; defaults", () => {
   const d = { workDir: "w", reportDir: "r" };
   const o = parseBenchArgs([], d);
-  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "build", "vm-memory"]);
+  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "cap", "build", "vm-memory"]);
+  assert.deepEqual(o.variants, ["small", "fast", "stock", "reference"]);
+  assert.deepEqual([o.rateMbit, o.rateRuns, o.capsMiB], [100, 3, [96, 64]]);
+  assert.deepEqual(parseBenchArgs(["--variants", "small+net, stock"], d).variants, ["small", "stock", "small+net"], "small always; fixed order");
+  assert.throws(() => parseBenchArgs(["--variants", "tiny"], d), /unknown variant 'tiny'/);
+  assert.deepEqual(parseBenchArgs(["--caps", "128, 48", "--rate", "50"], d).capsMiB, [128, 48]);
+  assert.throws(() => parseBenchArgs(["--caps", "8"], d), /--caps: '8' is not a cap in MiB/);
+  assert.deepEqual(o.capModes, ["auto", "off"]);
+  assert.deepEqual(parseBenchArgs(["--cap-modes", "auto:16, off"], d).capModes, ["auto:16", "off"]);
+  assert.throws(() => parseBenchArgs(["--cap-modes", "on"], d), /--cap-modes: 'on' is not auto, off or auto:N/);
+  assert.deepEqual(capModeEnv("auto:16"), { TS_GOMEMLIMIT: "auto", TS_GOMEMLIMIT_HEADROOM: "16" });
+  assert.deepEqual(capModeEnv("off"), { TS_GOMEMLIMIT: "off" });
   assert.deepEqual([o.runs, o.seconds, o.idleSeconds, o.trafficSeconds, o.workDir, o.reportDir, o.help], [5, 10, 30, 30, "w", "r", false]);
   const p = parseBenchArgs(["--only", "build, flash", "--runs", "9", "--seconds=20", "--work", "x", "-h"], d);
   assert.deepEqual(p.steps, ["flash", "build"], "steps run in their fixed order");
@@ -168,7 +200,7 @@ test("command line: steps, numbers and their limits; defaults", () => {
   assert.throws(() => parseBenchArgs(["--seconds", "2.5"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["--bogus"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["extra"], d), BenchUsageError);
-  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "build", "vm-memory"]);
+  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "cap", "build", "vm-memory"]);
   assert.throws(() => parseSteps(" , "), /names no step/);
 });
 

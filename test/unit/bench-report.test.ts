@@ -33,19 +33,27 @@ const node = (n: "a" | "b", rss: number, anon: number): NodeMemory => ({
   idleSamples: [],
 });
 
-function sample(o: { arm64: number; smallRss: number; fastRss: number; small: number[]; stock: number[] }): Results {
+function sample(o: { arm64: number; ref64?: number; smallRss: number; refRss?: number; slowRss?: number; cap64?: boolean; small: number[]; stock: number[] }): Results {
   const run = (mbit: number) => ({ receivedBps: mbit * 1e6, sentBps: mbit * 1e6, retransmits: 2, seconds: 10, localHost: "100.64.0.2", remoteHost: "100.64.0.1" });
+  const withSlow = (n: NodeMemory): NodeMemory => (o.slowRss === undefined ? n : { ...n, afterRouterRate: { rssKiB: o.slowRss, pssKiB: o.slowRss } });
   return {
     schema: 1,
-    flash: { meta, stockNote: "stock note", rows: [row("small", "arm64", o.arm64), row("fast", "arm64", o.arm64 * 4), row("stock", "arm64", o.arm64 * 9)] },
+    flash: {
+      meta,
+      stockNote: "stock note",
+      recipeNote: "recipe note",
+      rows: [row("small", "arm64", o.arm64), row("fast", "arm64", o.arm64 * 4), row("stock", "arm64", o.arm64 * 9), ...(o.ref64 ? [row("reference", "arm64", o.ref64)] : [])],
+    },
     memory: {
       meta,
       idleSeconds: 30,
       trafficSeconds: 30,
       reclaimSettleSeconds: 5,
+      routerRateMbit: 100,
       variants: {
-        small: { nodes: [node("a", o.smallRss, o.smallRss), node("b", o.smallRss, o.smallRss)] },
-        fast: { nodes: [node("a", o.fastRss, 8000), node("b", o.fastRss, 8000)] },
+        small: { nodes: [withSlow(node("a", o.smallRss, o.smallRss)), withSlow(node("b", o.smallRss, o.smallRss))] },
+        fast: { nodes: [node("a", 18_000, 8000), node("b", 18_000, 8000)] },
+        ...(o.refRss ? { reference: { nodes: [node("a", o.refRss, o.refRss), node("b", o.refRss, o.refRss)] } } : {}),
       },
     },
     throughput: {
@@ -57,31 +65,53 @@ function sample(o: { arm64: number; smallRss: number; fastRss: number; small: nu
         stock: { runs: o.stock.map(run), mbps: summarize(o.stock), path: "direct 10.0.0.1:41641" },
       },
     },
+    ...(o.cap64 === undefined
+      ? {}
+      : {
+          cap: {
+            meta,
+            trafficSeconds: 30,
+            runs: [
+              { variant: "small", capMiB: 64, gomemlimit: "auto", logged: "GOMEMLIMIT=40MiB (container limit 64 MiB)", survived: o.cap64, killed: o.cap64 ? [] : ["a"], oomKills: o.cap64 ? 0 : 1, peakKiB: { a: 60_000, b: 50_000 }, hwmKiB: { a: 50_000, b: 40_000 }, trafficMbps: 900 },
+              { variant: "small", capMiB: 64, gomemlimit: "off", survived: false, killed: ["a"], oomKills: 1, peakKiB: { a: 65_536, b: 50_000 }, hwmKiB: {} },
+            ],
+          },
+        }),
   };
 }
 
 test("targets: met, not met and not measured, at the boundaries", () => {
-  const met = evaluateTargets(sample({ arm64: 3_500_000, smallRss: 20_000, fastRss: 18_000, small: [90, 90, 90], stock: [100, 100, 100] }));
-  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met"]);
-  const missed = evaluateTargets(sample({ arm64: 3_500_001, smallRss: 20_000, fastRss: 18_001, small: [89, 89, 95], stock: [100, 100, 100] }));
-  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met"]);
-  assert.match(missed[0]!.measured, /3\.50 MB \(3,500,001 B = 3\.34 MiB\)/);
-  assert.match(missed[1]!.measured, /fast 17\.6 MiB vs small 19\.5 MiB: 10% lower; anonymous \(never reclaimable\) fast 7\.8 MiB vs small 19\.5 MiB/);
-  assert.match(missed[2]!.measured, /^89\.0% \(small 89 vs stock 100 Mbit\/s\)$/);
-  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), ["not measured", "not measured", "not measured"]);
-  const hair = evaluateTargets(sample({ arm64: 1, smallRss: 1, fastRss: 1, small: [1483.548], stock: [1648.413] }))[2]!;
+  const met = evaluateTargets(sample({ arm64: 3_900_000, ref64: 3_900_001, smallRss: 20_000, refRss: 20_000, slowRss: 40 * 1024, cap64: true, small: [95, 95, 95], stock: [100, 100, 100] }));
+  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "met", "met"]);
+  const missed = evaluateTargets(sample({ arm64: 3_900_001, ref64: 3_900_001, smallRss: 20_001, refRss: 20_000, slowRss: 40 * 1024 + 1, cap64: false, small: [94, 94, 99], stock: [100, 100, 100] }));
+  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met", "not met", "not met", "not met"]);
+  assert.match(missed[0]!.measured, /3\.90 MB \(3,900,001 B = 3\.72 MiB\)/);
+  assert.match(missed[1]!.measured, /small 3,900,001 B vs reference 3,900,001 B/);
+  assert.match(missed[2]!.measured, /^94\.0% \(small 94 vs stock 100 Mbit\/s\)$/);
+  assert.match(missed[3]!.measured, /receiver 40\.0 MiB, sender 40\.0 MiB/);
+  assert.match(missed[4]!.measured, /^killed; peak 58\.6 MiB \/ 48\.8 MiB/);
+  assert.match(missed[5]!.measured, /small 19\.5 MiB vs reference 19\.5 MiB/);
+  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), Array(6).fill("not measured"));
+  const noRef = evaluateTargets(sample({ arm64: 1, smallRss: 1, small: [1], stock: [1] }));
+  assert.deepEqual(noRef.map((t) => t.status), ["met", "not measured", "met", "not measured", "not measured", "not measured"]);
+  const hair = evaluateTargets(sample({ arm64: 1, smallRss: 1, small: [1565.9], stock: [1648.413] }))[2]!;
   assert.equal(hair.status, "not met");
-  assert.match(hair.measured, /^89\.9% /, "a ratio just under the target is not rounded up to it");
+  assert.match(hair.measured, /^94\.9% /, "a ratio just under the target is not rounded up to it");
 });
 
 test("report: every section, machine and versions, and a pointer for what was not measured", () => {
-  const md = renderReport(sample({ arm64: 4_139_950, smallRss: 24_000, fastRss: 24_500, small: [1100, 1200, 1000], stock: [1600, 1500, 1700] }));
+  const md = renderReport(sample({ arm64: 4_139_950, ref64: 4_200_000, smallRss: 24_000, refRss: 22_000, slowRss: 30_000, cap64: true, small: [1100, 1200, 1000], stock: [1600, 1500, 1700] }));
   assert.match(md, /^# Benchmarks\n/);
   assert.match(md, /\| machine \| Test CPU, 2 cores, 24 GiB RAM \(host name box\) \|/);
   assert.match(md, /v1\.2\.3-mt\.1 \(Tailscale v1\.2\.3\), commit 0123456789ab/);
   assert.match(md, /\| arm64 \| small \| .* \| \*\*3\.95 MiB\*\* \| 4,139,950 \| 1\.00× \|/);
   assert.match(md, /\| arm64 \| reference image \| ~3\.47 MB \|/);
-  assert.match(md, /fast 23\.9 MiB vs small 23\.4 MiB: 2% higher/);
+  assert.match(md, /\| arm64 \| reference \| .* \| 4,200,000 \| 1\.01× \|/);
+  assert.match(md, /Recipes: recipe note/);
+  assert.match(md, /\| \*\*RSS after 30 s at 100 Mbit\/s\*\*, node a \(receiver\) \| 29\.3 MiB \| – \| – \|/);
+  assert.match(md, /## Memory under a cgroup cap/);
+  assert.match(md, /\| 64 MiB \| auto \| `40MiB` \| survived \| 58\.6 MiB \| 48\.8 MiB \|/);
+  assert.match(md, /\| 64 MiB \| off \| not set \| \*\*killed\*\* \(receiver\) \| 64\.0 MiB \|/);
   assert.match(md, /\| small \| \*\*1100\*\* \| 1000 \| 1200 \| 18\.2% \| 1100, 1200, 1000 \| 2 \| 68\.7% \|/);
   assert.match(md, /## Build time and reproducibility\n\n_Not measured yet: `npm run bench -- --only build`\._/);
   assert.match(md, /npm run bench -- --only flash,memory/);
@@ -114,7 +144,7 @@ test("report: a build section with a failed reproducibility check says so", () =
 });
 
 test("results: a partial run replaces only its own sections", () => {
-  const old = sample({ arm64: 1, smallRss: 1, fastRss: 1, small: [1], stock: [1] });
+  const old = sample({ arm64: 1, smallRss: 1, small: [1], stock: [1] });
   const fresh = { ...old.flash!, rows: [] };
   const merged = mergeResults(old, { flash: fresh });
   assert.equal(merged.flash, fresh);

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { goFlags, goSumHashes, parseGoVersionM } from "../../src/build/tailscale.js";
-import { parseUpxVersion, versionAtLeast } from "../../src/build/upx.js";
+import { parseUpxVersion, upxArgs, versionAtLeast } from "../../src/build/upx.js";
+import { allArchitectures } from "../../src/arch.js";
 import { sizeTable } from "../../src/build/sizes.js";
 
 const VM = [
@@ -31,14 +32,27 @@ test("go.sum gives zip hashes, not go.mod hashes", () => {
   assert.equal(m.size, 1);
 });
 
-test("profiles: small disables inlining, fast keeps it; both strip and stamp the version", () => {
+test("profiles: small disables inlining but where packets flow, fast keeps it; both strip and stamp the version", () => {
   const small = goFlags("small", "v1.102.5");
   const fast = goFlags("fast", "v1.102.5");
-  assert.equal(small.gcflags, "all=-l");
-  assert.equal(fast.gcflags, undefined);
+  // The go command applies the last matching -gcflags pattern: all=-l must come first.
+  assert.equal(small.gcflags[0], "all=-l");
+  for (const hot of ["golang.org/x/crypto/...=", "github.com/tailscale/wireguard-go/...="]) {
+    assert.ok(small.gcflags.indexOf(hot) > 0, `${hot} must follow all=-l in ${small.gcflags.join(" ")}`);
+  }
+  assert.deepEqual(fast.gcflags, []);
   for (const f of [small, fast]) {
     assert.match(f.ldflags, /^-s -w -buildid= /);
     assert.match(f.ldflags, /version\.shortStamp=1\.102\.5/);
+  }
+});
+
+test("UPX arguments: ARM's 4-byte-word LZMA settings on every ARM architecture, not on amd64", () => {
+  for (const a of allArchitectures()) {
+    const args = upxArgs(a, "small");
+    assert.deepEqual(upxArgs(a, "fast"), [], "fast does not pack");
+    assert.deepEqual(args.slice(0, 2), ["--lzma", "--best"], a.name);
+    assert.equal(args.includes("--crp-lzma-lp=2"), a.goarch !== "amd64", `${a.name}: ${args.join(" ")}`);
   }
 });
 

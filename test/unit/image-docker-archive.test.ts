@@ -16,7 +16,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 function record(arch: BuildRecord["arch"]): BuildRecord {
   return fakeRecord(arch, {
-    tailscale: { modules: [{ path: "tailscale.com", version: "v1.102.5", sum: "h1:aaa=" }], gcflags: "all=-l" },
+    tailscale: { modules: [{ path: "tailscale.com", version: "v1.102.5", sum: "h1:aaa=" }], gcflags: ["all=-l"] },
     caBundle: { version: "v0.0.0-20250101000000-abcdef", included: 120, droppedDistrustAfter: 1 },
   });
 }

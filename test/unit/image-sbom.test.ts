@@ -7,7 +7,7 @@ const dec = new TextDecoder();
 
 function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
   const record: BuildRecord = {
-    schema: 1,
+    schema: 2,
     arch: "armv5",
     platform: { os: "linux", architecture: "arm", variant: "v5" },
     profile: "small",
@@ -26,11 +26,12 @@ function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
       ],
       goEnv: { GOARCH: "arm", GOARM: "5" },
       ldflags: "-s -w",
-      gcflags: "all=-l",
+      gcflags: ["all=-l", "golang.org/x/crypto/...="],
       upx: true,
+      upxArgs: ["--lzma", "--best", "--crp-lzma-lc=1"],
       ...over,
     },
-    busybox: { version: "1.37.0", tarballSha256: "3".repeat(64), applets: ["sh", "ls"], upx: true },
+    busybox: { version: "1.37.0", tarballSha256: "3".repeat(64), applets: ["sh", "ls"], upx: true, upxArgs: ["--lzma", "--best"] },
     caBundle: {
       module: "golang.org/x/crypto/x509roots/fallback",
       version: "v0.0.0-20250101000000-abcdefabcdef",
@@ -101,6 +102,8 @@ test("Tailscale, every Go module with its purl and go.sum hash, the Go stdlib", 
   assert.equal(ts.externalRefs![0]!.referenceLocator, "pkg:golang/tailscale.com@v1.102.5");
   assert.match(ts.comment!, /build tags: ts_include_cli,ts_omit_aws,ts_omit_ssh/);
   assert.match(ts.comment!, /features: osrouter,netstack/);
+  assert.match(ts.comment!, /upx: --lzma --best --crp-lzma-lc=1/);
+  assert.match(ts.comment!, /gcflags: -gcflags=all=-l -gcflags=golang\.org\/x\/crypto\/\.\.\.=;/);
   assert.match(ts.comment!, /h1:TS=/);
   assert.match(ts.comment!, /upstream commit 0123456789abcdef/);
   for (const [path, version, sum] of [

@@ -4,8 +4,12 @@ import { readFileSync } from "node:fs";
 import { parseRouterConfig, parseSize } from "../../src/routeros/config.js";
 import { ConfigError } from "../../src/routeros/errors.js";
 import { overlaps, parsePrefix, parseInterfaceAddress } from "../../src/routeros/net.js";
-import { parseRouterOsVersion, syntaxFor } from "../../src/routeros/version.js";
+import { compareVersions, parseRouterOsVersion } from "../../src/routeros/version.js";
+import { containerSyntax, treeModel } from "../../src/routeros/schema/model.js";
+import { chooseTree, knownReleases } from "../../src/routeros/schema/tree.js";
 import { buildPlan, containerEnv } from "../../src/routeros/plan.js";
+import { imageFiles } from "../../src/image/index.js";
+import { loadGoModPins } from "../../src/pins.js";
 
 const base = {
   routeros: { version: "7.21.2", arch: "arm64" },
@@ -39,7 +43,11 @@ test("the example config parses and plans", () => {
   assert.equal(c.container.name, "tailscale");
   assert.equal(c.storage.imageDir, "ramdisk");
   const p = buildPlan(c, { resolveSecrets: false });
-  assert.ok(p.container.image.kind === "file" && p.container.image.fileName === "mikrotik-tailscale-1.98.5-arm64.tar");
+  // The name `npm run images` writes: imageFiles is what the build itself uses.
+  const want = imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, "arm64");
+  assert.ok(p.container.image.kind === "file" && p.container.image.fileName === want, `${JSON.stringify(p.container.image)} vs ${want}`);
+  assert.match(want, /^mikrotik-tailscale-v\d+\.\d+\.\d+-arm64\.tar$/);
+  assert.equal(p.container.image.localPath, "/nonexistent/dist/" + want, "relative to the config, which the Quick Start copies to the checkout's top");
 });
 
 test("a minimal config gets defaults", () => {
@@ -77,10 +85,10 @@ test("invalid CIDRs and addresses are refused with the offending value", () => {
   rejects({ network: { veth: { address: "172.17.0.2/24", gateway: "172.17.0.2" } } }, /must differ from the veth address/);
 });
 
-test("unknown RouterOS versions are refused", () => {
-  for (const v of ["6.49.10", "7.5", "7.23", "8.0", "banana", "7"]) {
-    rejects({ routeros: { version: v } }, /routeros\.version: unknown RouterOS version/);
-  }
+test("RouterOS versions that are not versions, or too old, are refused naming the field", () => {
+  for (const v of ["banana", "7", "7.21.x", "v7.21"]) rejects({ routeros: { version: v } }, /routeros\.version: unknown RouterOS version/);
+  for (const v of ["6.49.10", "7.5", "7.15.3"]) rejects({ routeros: { version: v } }, /routeros\.version: RouterOS .* is too old: this tool needs RouterOS 7\.16 or later/);
+  for (const v of ["7.16", "7.23", "7.24", "7.24rc1", "8.0"]) assert.equal(cfg({ routeros: { version: v } }).version.text, v);
 });
 
 test("unknown architectures are refused; RouterOS and project names both work", () => {
@@ -101,15 +109,37 @@ test("shape errors name the field", () => {
   assert.throws(() => parseRouterConfig("42", "bad.yaml"), /expected a mapping/);
 });
 
-test("warnings: tmpfs before 7.21.2, state on a RAM disk", () => {
+test("notes: tmpfs before 7.21.2; warnings: state on a RAM disk", () => {
   const c = cfg({ routeros: { version: "7.21.1" }, container: { tmpfs: { "/tmp": "8M" } }, storage: { ramDisk: {}, stateDir: "ramdisk/state" } });
-  assert.ok(c.warnings.some((w) => /tmpfs needs RouterOS 7\.21\.2/.test(w)));
+  assert.ok(buildPlan(c, { resolveSecrets: false }).notes.some((w) => /tmpfs is left out: RouterOS 7\.21\.1 has no per-container tmpfs/.test(w)));
   assert.ok(c.warnings.some((w) => /identity is lost/.test(w)));
 });
 
-test("version syntax follows the renames", () => {
-  const s = (v: string) => syntaxFor(parseRouterOsVersion(v));
-  assert.deepEqual(s("7.19"), { envsListKey: "name", containerEnvField: "envlist", mountsListKey: "name", containerMountsField: "mounts", containerTmpfs: false });
+test("version syntax follows RouterOS's own command trees", () => {
+  const s = (v: string) => containerSyntax(treeModel(parseRouterOsVersion(v)));
+  const s719 = s("7.19");
+  assert.deepEqual(
+    [s719.envsListKey, s719.containerEnvField, s719.mountsListKey, s719.containerMountsField, s719.containerTmpfs, s719.memoryHigh, s719.configMemoryKey, s719.restart],
+    ["name", "envlist", "name", "mounts", false, false, "ram-high", undefined],
+    "7.19 has no per-container memory-high, only /container/config ram-high",
+  );
+  assert.equal(s("7.18").containerKey, "comment", "containers get a name property only in 7.19");
+  assert.equal(s("7.19").containerKey, "name");
+  assert.equal(s("7.20").memoryHigh, true);
+  assert.equal(s("7.20").configMemoryKey, "memory-high");
+  assert.equal(s("7.20").restart, "auto-restart-interval");
+  assert.equal(s("7.22.3").restart, "auto-restart-interval");
+  assert.equal(s("7.23").restart, "restart-policy");
+  assert.equal(s("7.23").memoryMax, true);
+  assert.equal(s("7.22").memoryMax, false);
+  assert.equal(s("7.21.5").healthcheck, false);
+  assert.equal(s("7.22").healthcheck, true);
+  assert.equal(s("7.22").stopOnUnhealthy, false);
+  assert.equal(s("7.23").stopOnUnhealthy, true);
+  assert.equal(s("7.22").mountAccess, "read-only");
+  assert.equal(s("7.23").mountAccess, "mode");
+  assert.equal(s("7.21.5").entrypointRequired, false);
+  assert.equal(s("7.22").entrypointRequired, true);
   assert.equal(s("7.20").envsListKey, "list");
   assert.equal(s("7.20").containerEnvField, "envlists");
   assert.equal(s("7.20").containerMountsField, "mounts");
@@ -119,6 +149,43 @@ test("version syntax follows the renames", () => {
   assert.equal(s("7.21.2").containerTmpfs, true);
   assert.equal(s("7.22 (stable)").containerTmpfs, true);
   assert.equal(parseRouterOsVersion("7.21.2 (stable)").text, "7.21.2");
+});
+
+test("every RouterOS version from 7.16 on is accepted; the tree is chosen by point release", () => {
+  for (const v of knownReleases()) assert.equal(chooseTree(parseRouterOsVersion(v)).name, v, `${v} uses its own tree`);
+  assert.deepEqual(chooseTree(parseRouterOsVersion("7.19.5")), { name: "7.19.4", newer: false }, "a point release without a tree uses the one before it");
+  const rc = chooseTree(parseRouterOsVersion("7.23rc2"));
+  assert.equal(rc.name, "7.23");
+  assert.match(rc.warning!, /7\.23rc2 is a pre-release: using the command tree of 7\.23/);
+  for (const v of ["7.24.1", "7.25", "7.25beta3", "7.30.2 (stable)", "8.1"]) {
+    const c = chooseTree(parseRouterOsVersion(v));
+    assert.equal(c.newer, true, v);
+    assert.equal(c.name, "7.24");
+    assert.match(c.warning!, /is newer than the newest release this tool has a command tree for \(7\.24\)/);
+  }
+  assert.throws(() => parseRouterOsVersion("7.15.3"), /RouterOS 7\.15\.3 is too old: this tool needs RouterOS 7\.16 or later/);
+  assert.throws(() => parseRouterOsVersion("6.49"), /too old/);
+  assert.throws(() => parseRouterOsVersion("seven"), /unknown RouterOS version 'seven'/);
+  assert.throws(() => parseRouterOsVersion("7.2x"), /unknown RouterOS version/);
+  assert.ok(compareVersions(parseRouterOsVersion("7.23beta1"), parseRouterOsVersion("7.23rc1")) < 0);
+  assert.ok(compareVersions(parseRouterOsVersion("7.23rc1"), parseRouterOsVersion("7.23")) < 0);
+  assert.ok(compareVersions(parseRouterOsVersion("7.23"), parseRouterOsVersion("7.23.1")) < 0);
+  // A config for a newer router says so once, as a warning.
+  const c = cfg({ routeros: { version: "7.26" } });
+  assert.deepEqual(c.warnings.filter((w) => /newer than the newest/.test(w)).length, 1);
+  assert.equal(c.version.text, "7.26");
+});
+
+test("limits RouterOS or tailscaled would reject are one clear error naming the field", () => {
+  assert.throws(() => cfg({ container: { memoryLimit: "32M" } }), /container\.memoryLimit: 32M is too little for tailscaled; give it at least 40M/);
+  assert.throws(() => cfg({ container: { memoryLimit: "lots" } }), /container\.memoryLimit: must be a size/);
+  assert.throws(() => cfg({ container: { memoryLimit: "96M", memoryHigh: "128M" } }), /container\.memoryHigh: 128M is above memoryLimit 96M/);
+  assert.throws(() => cfg({ container: { restart: { interval: "soon" } } }), /container\.restart\.interval: must be a time interval/);
+  assert.throws(() => cfg({ container: { restart: { interval: "500ms" } } }), /container\.restart\.interval: 500ms is shorter than RouterOS allows/);
+  assert.throws(() => cfg({ container: { restart: { policy: "sometimes" } } }), /container\.restart\.policy/);
+  assert.throws(() => cfg({ container: { restart: { maxCount: -1 } } }), /container\.restart\.maxCount/);
+  assert.throws(() => cfg({ container: { healthcheck: { interval: "10s", timeout: "10s" } } }), /container\.healthcheck\.timeout: 10s must be shorter than the interval 10s/);
+  assert.throws(() => cfg({ container: { entrypoint: "entrypoint" } }), /container\.entrypoint: must be an absolute path/);
 });
 
 test("prefix arithmetic", () => {

@@ -11,8 +11,8 @@ import {
   UpgradeRolledBackError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { dropArgs, TESTBED_PASSWORD, withTestbed, type Testbed } from "../support/routeros-testbed.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
 
 /*
@@ -36,18 +36,11 @@ tailscale:
 ${extra}`;
 }
 
-async function withBed(opts: SimulatorServerOptions, fn: (tb: Testbed) => Promise<void>): Promise<void> {
-  const tb = await startTestbed(opts);
-  try {
-    await fn(tb);
-  } finally {
-    await tb.close();
-  }
-}
+const withBed = withTestbed;
 
 function opts(tb: Testbed, text: string, more: Partial<RunOptions> = {}, imageOverride?: string): RunOptions {
   const config = tb.config(text);
-  return { client: tb.client, config, plan: tb.plan(config, { imageOverride }), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000, ...more };
+  return { client: tb.client, config, planOptions: tb.planOptions({ imageOverride }), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000, ...more };
 }
 
 const get = <T = RosRecord[]>(tb: Testbed, path: string) => tb.client.get<T>(path);
@@ -90,6 +83,19 @@ describe("deploy", () => {
       assert.deepEqual(again.changes, []);
       assert.equal(again.status, "running");
       assert.equal(tb.running.sim.mutations, before, "a second deploy writes nothing");
+    });
+  });
+
+  test("a config written for another version deploys with the router's own menus, and says so", async () => {
+    await withBed({ version: "7.19.4" }, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      const r = await deploy(opts(tb, yaml("7.21.2")));
+      assert.equal(r.status, "running");
+      assert.ok(r.notes.some((n) => /the config names RouterOS 7\.21\.2, the router runs 7\.19\.4: the router's own menus are used/.test(n)), r.notes.join("\n"));
+      const [c] = await get(tb, "container");
+      assert.equal(c!.envlist, "tailscale");
+      assert.equal(c!.mounts, "tailscale-state");
+      assert.equal((await get<RosRecord>(tb, "container/config"))["ram-high"], String(96 * 1024 * 1024));
     });
   });
 
@@ -339,7 +345,9 @@ describe("bad configs change nothing", () => {
     ["overlapping subnets", (s) => s.replace("advertiseRoutes: [192.168.88.0/24]", "advertiseRoutes: [192.168.0.0/16, 192.168.88.0/24]"), /advertiseRoutes: 192\.168\.0\.0\/16 and 192\.168\.88\.0\/24 overlap/],
     ["container subnet inside an advertised LAN", (s) => s.replace("address: 172.17.0.2/24, gateway: 172.17.0.1", "address: 192.168.88.200/29, gateway: 192.168.88.201"), /container subnet 192\.168\.88\.200\/29 overlaps advertised route 192\.168\.88\.0\/24/],
     ["invalid CIDR", (s) => s.replace("acceptRoutes: [10.20.0.0/16]", "acceptRoutes: [10.20.0.0/33]"), /acceptRoutes\[0\]: '10\.20\.0\.0\/33' is not a valid CIDR prefix/],
-    ["unknown RouterOS version", (s) => s.replace('version: "7.21.2"', 'version: "7.99"'), /routeros\.version: unknown RouterOS version '7\.99'/],
+    ["unknown RouterOS version", (s) => s.replace('version: "7.21.2"', 'version: "7.21.x"'), /routeros\.version: unknown RouterOS version '7\.21\.x'/],
+    ["RouterOS too old for this tool", (s) => s.replace('version: "7.21.2"', 'version: "7.15"'), /routeros\.version: RouterOS 7\.15 is too old: this tool needs RouterOS 7\.16 or later/],
+    ["a memory limit tailscaled cannot live in", (s) => s.replace("memoryLimit: 96M", "memoryLimit: 16M"), /container\.memoryLimit: 16M is too little for tailscaled/],
   ];
   for (const [name, mutate, re] of cases) {
     test(name, async () => {
@@ -363,7 +371,8 @@ describe("bad configs change nothing", () => {
       tb.image({ tailscaleVersion: "1.98.5", platform: { architecture: "amd64" } });
       return opts(tb, yaml("7.21.2"));
     }, /wrong architecture: mikrotik-tailscale-1\.98\.5-arm64\.tar is an image for linux\/amd64 but the router needs arm64/],
-    ["config for another RouterOS version", { version: "7.19.4" }, (tb) => opts(tb, yaml("7.21.2")), /the config is for RouterOS 7\.21\.2 but the router runs 7\.19\.4, whose container fields differ .*set routeros.version: "7\.19\.4"/],
+    ["a router without a property the setup needs", { version: "7.26", editTree: (t) => dropArgs(t, "container/add", ["envlists", "envlist"]) }, (tb) => opts(tb, yaml("7.24")),
+      /the router \(RouterOS 7\.26\) cannot run this setup: the router's own \/console\/inspect \(RouterOS 7\.26\): \/container\/add has none of 'envlists', 'envlist', which this tool needs; nothing was changed/],
     ["container package missing", { containerPackage: false }, (tb) => opts(tb, yaml("7.21.2")), /container package is not installed/],
     ["device-mode without containers", { deviceModeContainer: false }, (tb) => opts(tb, yaml("7.21.2")), /containers are not enabled in device-mode: run \/system\/device-mode\/update container=yes/],
   ];
@@ -379,7 +388,7 @@ describe("bad configs change nothing", () => {
           return true;
         });
         assert.equal(tb.running.sim.mutations, 0);
-        assert.ok(tb.running.sim.requests.every((r) => r.method === "GET"), "only reads were sent");
+        assert.ok(tb.running.sim.requests.every((r) => r.method === "GET" || r.path === "/rest/console/inspect"), "only reads were sent");
         assert.equal(JSON.stringify(tb.running.sim.snapshot()), snap);
       });
     });

@@ -15,8 +15,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { deploy, type RunOptions } from "../../src/routeros/deploy.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
+import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
 import { DIGEST_MARK, recordedDigest, upgradeIfChanged } from "../../src/routeros/update-check.js";
 import { projectRoot } from "../../src/paths.js";
 
@@ -72,7 +72,7 @@ ${extra}`;
 
 function options(tb: Testbed, text: string): RunOptions {
   const config = tb.config(text);
-  return { client: tb.client, config, plan: tb.plan(config), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000 };
+  return { client: tb.client, config, planOptions: tb.planOptions(), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000 };
 }
 
 const containers = (tb: Testbed) => tb.client.get<RosRecord[]>("container");

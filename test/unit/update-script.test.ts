@@ -16,7 +16,8 @@ import { buildPlan } from "../../src/routeros/plan.js";
 import { DIGEST_MARK, commentWithDigest, platformMatches, recordedDigest, remoteImageReference } from "../../src/routeros/update-check.js";
 import { renderUpdateBody, renderUpdateInstaller, updateTarget } from "../../src/routeros/update-script.js";
 
-const GOLDEN = join(projectRoot, "test", "golden", "update-script");
+// MT_GOLDEN_ROOT: another copy of test/golden (test/unit/test-harness.test.ts uses it).
+const GOLDEN = join(process.env.MT_GOLDEN_ROOT ?? join(projectRoot, "test", "golden"), "update-script");
 const YAML = readFileSync(join(GOLDEN, "router.yaml"), "utf8");
 const TOKEN = "https://auth.example.com/token?service=registry.example.com&scope=repository:owner/mikrotik-tailscale:pull";
 
@@ -38,7 +39,8 @@ for (const c of CASES) {
     const { config, plan } = setup(c.version, c.arch);
     const text = renderUpdateInstaller(config, plan, { tokenUrl: c.tokenUrl, interval: c.interval });
     const path = join(GOLDEN, c.file);
-    if (process.env.UPDATE_GOLDEN === "1" || !existsSync(path)) writeFileSync(path, text);
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, text);
+    assert.ok(existsSync(path), `${path} is missing: write it with UPDATE_GOLDEN=1, review it and check it in`);
     assert.equal(text, readFileSync(path, "utf8"), `${c.file} changed: review the diff, then refresh with UPDATE_GOLDEN=1`);
   });
 }
@@ -138,4 +140,18 @@ test("the digest record in a container comment", () => {
   assert.ok(!platformMatches({ os: "linux", architecture: "arm", variant: "v7" }, architecture("armv5")));
   assert.ok(platformMatches({ os: "linux", architecture: "arm", variant: "v5" }, architecture("armv5")));
   assert.ok(!platformMatches({ os: "linux", architecture: "amd64", variant: "v3" }, architecture("amd64")));
+});
+
+test("the update script fits every release it can run on, and refuses those without container names", async () => {
+  const { forVersion, loadRouterConfig } = await import("../../src/routeros/config.js");
+  const { knownReleases } = await import("../../src/routeros/schema/tree.js");
+  const { buildPlan } = await import("../../src/routeros/plan.js");
+  const { renderUpdateInstaller } = await import("../../src/routeros/update-script.js");
+  const base = loadRouterConfig(new URL("../golden/update-script/router.yaml", import.meta.url).pathname);
+  for (const v of knownReleases()) {
+    const c = forVersion(base, v);
+    const render = () => renderUpdateInstaller(c, buildPlan(c, { resolveSecrets: false }));
+    if (c.syntax.containerKey === "name") assert.match(render(), /\/system\/scheduler\/add/, v);
+    else assert.throws(render, /RouterOS 7\.1[678](\.\d)? has no container names \(they came in 7\.19\): use 'routeros upgrade'/, v);
+  }
 });

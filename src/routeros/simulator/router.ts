@@ -3,17 +3,21 @@ import https from "node:https";
 import { randomBytes } from "node:crypto";
 import { parseDockerArchive, imageMatchesArch, imagePlatform, type ImageInfo } from "../image.js";
 import { parseInterfaceAddress, parsePrefix, parseIp, contains } from "../net.js";
-import { routerArchitecture, parseSize } from "../config.js";
-import { parseRouterOsVersion, syntaxFor, type Syntax } from "../version.js";
+import { routerArchitecture, parseSize, parseInterval } from "../config.js";
+import { compareVersions, parseRouterOsVersion, parseTreeFileName } from "../version.js";
+import { containerSyntax, modelFromTree, type RouterOsModel, type Syntax } from "../schema/model.js";
+import { chooseTree, childNames, knownNightlies, loadTree, treeNode, type TreeNode } from "../schema/tree.js";
 
 /*
- * A RouterOS REST API simulator, written from MikroTik's documented behaviour
- * (and FIELD-NOTES section 4), not from a real router: string-valued JSON,
- * `*N` ids, GET/PUT/PATCH/DELETE/POST semantics, 400/404 error bodies with
- * error/message/detail, containers that go extracting -> stopped -> running,
- * field names that depend on the RouterOS version, and a /tool/fetch that
- * really downloads. It is test infrastructure and a dry-run target; it is not
- * RouterOS, and where the real router behaves differently the router wins.
+ * A RouterOS REST API simulator. Its menus and the properties each command
+ * accepts are RouterOS's own, from the command tree of the version it
+ * imitates (data/routeros-schema, dumped from real routers): a property that
+ * version lacks gets "unknown parameter", and /console/inspect answers from
+ * the same tree. What a tree cannot say (string-valued JSON, `*N` ids,
+ * error bodies, containers going extracting -> stopped -> running, a
+ * /tool/fetch that really downloads) is written from MikroTik's documented
+ * behaviour (FIELD-NOTES section 4). It is test infrastructure and a dry-run
+ * target, not RouterOS: where a real router behaves differently, it wins.
  */
 
 export type Rec = Record<string, string>;
@@ -21,6 +25,16 @@ export type Rec = Record<string, string>;
 export interface SimulatorOptions {
   /** RouterOS version to imitate, e.g. "7.21.2". */
   version?: string;
+  /** Command tree to use (a name in data/routeros-schema/index.json); default: the version's. */
+  tree?: string;
+  /** Changes the tree before use: a router of the future with menus no release has. */
+  editTree?: (tree: TreeNode) => void;
+  /** /console/inspect is refused (a user without the api policy, say). */
+  noInspect?: boolean;
+  /** Fault injection: the health check of a running container fails. */
+  failHealth?: (container: Rec) => boolean;
+  /** Fault injection: this REST request fails with 400 and this detail (method + menu path, e.g. "PUT container"). */
+  failRequest?: (method: string, menu: string, body: Record<string, unknown>) => string | undefined;
   /** RouterOS architecture name: arm64, arm, x86, arm32v5. */
   arch?: string;
   boardName?: string;
@@ -54,12 +68,13 @@ export class SimError extends Error {
 const bad = (detail: string) => new SimError(400, detail);
 
 interface MenuDef {
-  fields: string[];
-  readonly?: string[];
   required?: string[];
   defaults?: Rec;
   booleans?: string[];
   sizes?: string[];
+  intervals?: string[];
+  integers?: string[];
+  enums?: Record<string, string[]>;
   /** Field sets that must be unique together. */
   unique?: string[][];
   validate?(item: Rec, sim: RouterSimulator, existing?: Rec): void;
@@ -75,10 +90,8 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
     sim.list("interface/bridge").some((i) => i.name === name) ||
     sim.list("interface/ethernet").some((i) => i.name === name);
   const m: Record<string, MenuDef> = {
-    "interface/ethernet": { fields: ["name", "comment", "disabled"], required: ["name"], unique: [["name"]], booleans: ["disabled"], defaults: { disabled: "false", running: "true" }, readonly: ["running"] },
+    "interface/ethernet": { required: ["name"], unique: [["name"]], booleans: ["disabled"], defaults: { disabled: "false", running: "true" } },
     "interface/veth": {
-      fields: ["name", "address", "gateway", "gateway6", "comment", "disabled", "mac-address"],
-      readonly: ["running"],
       required: ["name"],
       unique: [["name"]],
       booleans: ["disabled"],
@@ -91,15 +104,12 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     "interface/bridge": {
-      fields: ["name", "comment", "disabled", "protocol-mode", "vlan-filtering"],
-      readonly: ["running", "mac-address"],
       required: ["name"],
       unique: [["name"]],
       booleans: ["disabled", "vlan-filtering"],
       defaults: { disabled: "false", "protocol-mode": "rstp", "vlan-filtering": "false", running: "true" },
     },
     "interface/bridge/port": {
-      fields: ["bridge", "interface", "comment", "disabled", "pvid"],
       required: ["bridge", "interface"],
       unique: [["interface"]],
       booleans: ["disabled"],
@@ -109,9 +119,8 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
         if (!iface(i.interface!, sim)) throw bad(`input does not match any value of interface`);
       },
     },
-    "interface/list": { fields: ["name", "comment"], required: ["name"], unique: [["name"]], readonly: ["builtin"] },
+    "interface/list": { required: ["name"], unique: [["name"]] },
     "interface/list/member": {
-      fields: ["list", "interface", "comment", "disabled"],
       required: ["list", "interface"],
       unique: [["list", "interface"]],
       booleans: ["disabled"],
@@ -122,8 +131,6 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     "ip/address": {
-      fields: ["address", "interface", "network", "comment", "disabled"],
-      readonly: ["actual-interface", "dynamic", "invalid"],
       required: ["address", "interface"],
       booleans: ["disabled"],
       defaults: { disabled: "false", dynamic: "false", invalid: "false" },
@@ -136,8 +143,6 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     "ip/route": {
-      fields: ["dst-address", "gateway", "distance", "comment", "disabled", "routing-table"],
-      readonly: ["active", "dynamic", "static", "immediate-gw"],
       required: ["gateway"],
       booleans: ["disabled"],
       defaults: { "dst-address": "0.0.0.0/0", distance: "1", disabled: "false", "routing-table": "main", dynamic: "false", static: "true" },
@@ -156,7 +161,6 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     "ip/dns/static": {
-      fields: ["name", "type", "address", "forward-to", "match-subdomain", "comment", "disabled", "ttl", "regexp"],
       required: ["name"],
       booleans: ["disabled", "match-subdomain"],
       defaults: { type: "A", disabled: "false", "match-subdomain": "false", ttl: "1d" },
@@ -166,8 +170,6 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     disk: {
-      fields: ["slot", "type", "tmpfs-max-size", "comment"],
-      readonly: ["size", "free", "fs"],
       required: ["type"],
       unique: [["slot"]],
       sizes: ["tmpfs-max-size"],
@@ -180,17 +182,17 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
       },
     },
     "container/envs": {
-      fields: [syntax.envsListKey, "key", "value", "comment"],
       required: [syntax.envsListKey, "key"],
+      booleans: ["disabled"],
       unique: [[syntax.envsListKey, "key"]],
       defaults: { value: "" },
     },
     "container/mounts": {
-      fields: [syntax.mountsListKey, "src", "dst", "comment", "read-only"],
       required: [syntax.mountsListKey, "src", "dst"],
       unique: syntax.mountsListKey === "name" ? [["name"]] : [["list", "dst"]],
-      booleans: ["read-only"],
-      defaults: { "read-only": "false" },
+      booleans: ["read-only", "disabled"],
+      enums: { mode: ["ro", "rw", "rshared", "rslave", "rprivate"] },
+      defaults: syntax.mountAccess === "mode" ? { mode: "rw" } : { "read-only": "false" },
       validate(i) {
         if (!i.dst!.startsWith("/")) throw bad("dst must be an absolute path");
       },
@@ -199,10 +201,10 @@ function menus(syntax: Syntax): Record<string, MenuDef> {
   return m;
 }
 
-const CONTAINER_FIELDS_BASE = [
-  "name", "file", "remote-image", "interface", "root-dir", "hostname", "domain-name", "dns", "logging", "start-on-boot",
-  "memory-high", "cmd", "entrypoint", "workdir", "user", "stop-signal", "comment",
-];
+/** Arguments of add that describe how to add, not the object. */
+const ADD_ONLY = new Set(["copy-from", "place-before"]);
+/** Arguments of set that select the object. */
+const SELECTORS = new Set(["numbers", "number", ".id"]);
 
 interface Container {
   rec: Rec;
@@ -223,6 +225,10 @@ export interface LogLine {
 
 export class RouterSimulator {
   readonly version: string;
+  /** The command tree this simulator's menus come from. */
+  readonly treeName: string;
+  readonly tree: TreeNode;
+  readonly model: RouterOsModel;
   readonly syntax: Syntax;
   readonly arch: string;
   readonly opts: SimulatorOptions;
@@ -237,7 +243,7 @@ export class RouterSimulator {
   private readonly files: SimFile[] = [];
   private readonly logs: (LogLine & { id: string })[] = [];
   private logSeq = 1;
-  private containerConfig: Rec = { tmpdir: "", "layer-dir": "", "registry-url": "", "ram-high": "0", username: "", password: "" };
+  private containerConfig: Rec = {};
   private dns: Rec;
   private deviceMode: Rec;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -246,7 +252,12 @@ export class RouterSimulator {
     this.opts = opts;
     const v = parseRouterOsVersion(opts.version ?? "7.21.2");
     this.version = v.text;
-    this.syntax = syntaxFor(v);
+    this.treeName = opts.tree ?? simulatorTree(v);
+    // A private copy: editTree must not change the cached tree others use.
+    this.tree = JSON.parse(JSON.stringify(loadTree(this.treeName))) as TreeNode;
+    opts.editTree?.(this.tree);
+    this.model = modelFromTree(v, this.tree, { kind: "tree", name: this.treeName });
+    this.syntax = containerSyntax(this.model, true);
     this.arch = opts.arch ?? "arm64";
     if (!routerArchitecture(this.arch)) throw new Error(`simulator: unknown arch ${this.arch}`);
     this.defs = menus(this.syntax);
@@ -256,15 +267,22 @@ export class RouterSimulator {
     this.insert("interface/bridge", { name: "bridge" });
     for (const n of ["all", "none", "dynamic", "LAN", "WAN"]) this.insert("interface/list", { name: n, builtin: String(["all", "none", "dynamic"].includes(n)) });
     this.insert("ip/address", { address: "192.168.88.1/24", interface: "bridge", comment: "defconf" });
+    for (const k of this.accepted("container/config/set")) this.containerConfig[k] = /ram-high|memory-|swap-max/.test(k) ? "unlimited" : "";
     this.log("system,info", "router simulator started");
+  }
+
+  /** The properties a command of this version accepts ("container/add"), from its command tree. */
+  accepted(command: string): string[] {
+    const have = this.model.args(command);
+    if (!have) return [];
+    return [...have].filter((a) => !ADD_ONLY.has(a) && !SELECTORS.has(a));
   }
 
   /** The writable fields of a menu in this version (undefined for menus the simulator lacks). */
   writableFields(menu: string): string[] | undefined {
-    if (menu === "container") return this.containerFields();
-    if (menu === "container/config") return Object.keys(this.containerConfig);
-    if (menu === "ip/dns") return ["servers", "allow-remote-requests", "cache-size"];
-    return this.defs[menu]?.fields;
+    if (menu === "container/config" || menu === "ip/dns") return this.accepted(`${menu}/set`);
+    if (menu !== "container" && !this.defs[menu]) return undefined;
+    return this.accepted(`${menu}/add`);
   }
 
   // ---- tables ------------------------------------------------------------
@@ -346,7 +364,7 @@ export class RouterSimulator {
 
   // ---- values ------------------------------------------------------------
 
-  private normalize(def: { booleans?: string[]; sizes?: string[] }, field: string, value: unknown): string {
+  private normalize(def: Pick<MenuDef, "booleans" | "sizes" | "intervals" | "integers" | "enums">, field: string, value: unknown): string {
     if (typeof value !== "string") {
       // RouterOS wants strings; numbers and booleans in JSON are accepted loosely.
       if (typeof value === "number" || typeof value === "boolean") value = String(value);
@@ -364,14 +382,24 @@ export class RouterSimulator {
       if (n === null) throw bad(`invalid value for argument ${field}: ${v}`);
       return String(n);
     }
+    if (def.intervals?.includes(field)) {
+      const n = parseInterval(v);
+      if (n === null || (n < 1 && v !== "0s" && v !== "0")) throw bad(`invalid value for argument ${field}: ${v}`);
+      return v;
+    }
+    if (def.integers?.includes(field) && !/^\d+$/.test(v)) throw bad(`invalid value for argument ${field}: ${v}`);
+    const allowed = def.enums?.[field];
+    if (allowed && !allowed.includes(v)) throw bad(`invalid value ${v} for argument ${field} (expected one of ${allowed.join(", ")})`);
     return v;
   }
 
-  private checkFields(def: { fields: string[]; readonly?: string[] }, body: Record<string, unknown>): void {
+  /** Rejects what the command's tree lacks, as RouterOS does: "unknown parameter". */
+  private checkFields(command: string, body: Record<string, unknown>): void {
+    const have = this.model.args(command);
+    if (!have) throw bad(`no such command or directory (${command.split("/").pop()})`);
     for (const k of Object.keys(body)) {
       if (k === ".id") continue;
-      if (def.readonly?.includes(k)) throw bad(`cannot set ${k}`);
-      if (!def.fields.includes(k)) throw bad(`unknown parameter ${k}`);
+      if (!have.has(k) || ADD_ONLY.has(k)) throw bad(`unknown parameter ${k}`);
     }
   }
 
@@ -386,6 +414,8 @@ export class RouterSimulator {
       const url = new URL(rawPath, "http://x");
       if (!url.pathname.startsWith("/rest/") && url.pathname !== "/rest") throw new SimError(404);
       const segs = url.pathname.slice(6).split("/").filter(Boolean).map(decodeURIComponent);
+      const injected = this.opts.failRequest?.(method, segs.filter((x) => !x.startsWith("*")).join("/"), (body ?? {}) as Record<string, unknown>);
+      if (injected) throw bad(injected);
       const result = await this.route(method, segs, (body ?? {}) as Record<string, unknown>, url.searchParams);
       return result === undefined ? { status: 204, body: undefined } : { status: 200, body: result };
     } catch (e) {
@@ -443,7 +473,7 @@ export class RouterSimulator {
       }
       case "PUT": {
         if (id) throw bad("no such command");
-        this.checkFields(def, body);
+        this.checkFields(`${menu}/add`, body);
         const rec: Rec = {};
         for (const [k, v] of Object.entries(body)) rec[k] = this.normalize(def, k, v);
         for (const r of def.required ?? []) if (rec[r] === undefined || rec[r] === "") throw bad(`missing value(s) of argument(s) ${r}`);
@@ -460,7 +490,7 @@ export class RouterSimulator {
         if (!id) throw bad("no such command");
         const r = table.find((x) => x[".id"] === id);
         if (!r) throw new SimError(404);
-        this.checkFields(def, body);
+        this.checkFields(`${menu}/set`, body);
         const next: Rec = { ...r };
         for (const [k, v] of Object.entries(body)) if (k !== ".id") next[k] = this.normalize(def, k, v);
         def.validate?.(next, this, r);
@@ -519,24 +549,44 @@ export class RouterSimulator {
         return [];
       }
       case "container/config/set": {
-        const def = { fields: Object.keys(this.containerConfig) };
-        this.checkFields(def, body);
-        for (const [k, v] of Object.entries(body)) this.containerConfig[k] = String(v).replace(/^\/+/, "");
+        this.checkFields("container/config/set", body);
+        const def = { sizes: ["ram-high", "memory-high", "memory-max", "swap-max"] };
+        for (const [k, v] of Object.entries(body)) {
+          const n = this.normalize(def, k, v);
+          this.containerConfig[k] = def.sizes.includes(k) ? n : n.replace(/^\/+/, "");
+        }
         this.mutations++;
         return [];
       }
       case "ip/dns/set": {
-        this.checkFields({ fields: ["servers", "allow-remote-requests", "cache-size"] }, body);
+        this.checkFields("ip/dns/set", body);
         for (const [k, v] of Object.entries(body)) this.dns[k] = String(v);
         this.mutations++;
         return [];
       }
+      case "console/inspect":
+        return this.inspect(body);
       case "system/device-mode/update":
         throw bad("failure: device-mode changes need physical confirmation (press the reset button or cold-reboot)");
       case "tool/fetch":
+        this.checkFields("tool/fetch", body);
         return this.fetch(body);
     }
     throw bad(`no such command or directory (${segs[segs.length - 1] ?? ""})`);
+  }
+
+  /** /console/inspect request=child: one "self" row, then a row per child of the path, from the tree. */
+  private inspect(body: Record<string, unknown>): unknown {
+    if (this.opts.noInspect) throw new SimError(403, "not enough permissions (api)");
+    const request = String(body.request ?? "");
+    if (request !== "child") throw bad(`unsupported request ${request}`);
+    const segs = String(body.path ?? "").split(",").filter(Boolean);
+    if (this.opts.containerPackage === false && segs[0] === "container") return [];
+    const node = segs.length ? treeNode(this.tree, segs.join("/")) : this.tree;
+    if (!node) return [];
+    const rows: Rec[] = [{ name: segs[segs.length - 1] ?? "", "node-type": node._type ?? "dir", type: "self" }];
+    for (const k of childNames(node)) rows.push({ name: k, "node-type": String((node[k] as TreeNode)._type ?? "arg"), type: "child" });
+    return rows;
   }
 
   private async fetch(body: Record<string, unknown>): Promise<unknown> {
@@ -612,14 +662,26 @@ export class RouterSimulator {
 
   // ---- containers --------------------------------------------------------
 
-  private containerFields(): string[] {
-    const f = [...CONTAINER_FIELDS_BASE, this.syntax.containerEnvField, this.syntax.containerMountsField];
-    if (this.syntax.containerTmpfs) f.push("tmpfs");
-    return f;
+  private containerDef(): MenuDef {
+    return {
+      booleans: ["logging", "start-on-boot", "stop-on-unhealthy", "privileged", "check-certificate", "ignore-remote-image-change"],
+      sizes: ["memory-high", "memory-max", "shm-size", "swap-max"],
+      intervals: ["auto-restart-interval", "restart-interval", "healthcheck-interval", "healthcheck-timeout", "healthcheck-start-period", "healthcheck-start-interval", "stop-time"],
+      integers: ["restart-max-count", "healthcheck-retries"],
+      enums: { "restart-policy": ["always", "no", "on-failure", "unless-stopped"] },
+    };
   }
 
-  private containerDef() {
-    return { fields: this.containerFields(), readonly: ["status", "tag", "os", "arch"], booleans: ["logging", "start-on-boot"], sizes: ["memory-high"] };
+  /** Empty values a fresh container shows for what this version has. */
+  private containerDefaults(): Rec {
+    const out: Rec = {};
+    const sizes = new Set(this.containerDef().sizes);
+    for (const k of this.accepted("container/add")) {
+      if (k === "file" || k === "remote-image") continue;
+      out[k] = sizes.has(k) ? "unlimited" : k === "restart-policy" ? "no" : "";
+    }
+    for (const k of ["logging", "start-on-boot"]) if (k in out) out[k] = "false";
+    return out;
   }
 
   private containerById(id: string | undefined): Container {
@@ -636,7 +698,7 @@ export class RouterSimulator {
         return filter(this.containerList(), query);
       case "PUT": {
         if (this.deviceMode.container !== "true") throw bad("failure: not allowed by device-mode");
-        this.checkFields(def, body);
+        this.checkFields("container/add", body);
         const rec: Rec = {};
         for (const [k, v] of Object.entries(body)) rec[k] = this.normalize(def, k, v);
         if ((rec.file ? 1 : 0) + (rec["remote-image"] ? 1 : 0) !== 1) throw bad("give exactly one of file or remote-image");
@@ -645,7 +707,8 @@ export class RouterSimulator {
           rec.file = rec.file.replace(/^\/+/, "");
           if (!this.files.some((f) => f.rec.name === rec.file)) throw bad(`failure: file ${rec.file} does not exist`);
         }
-        rec.name ||= `container${this.containers.length + 1}`;
+        // Before 7.19 a container cannot be named: RouterOS makes its name up.
+        rec.name ||= this.syntax.containerKey === "name" ? `container${this.containers.length + 1}` : randomBytes(8).toString("hex");
         rec["root-dir"] = (rec["root-dir"] || `containers/${rec.name}`).replace(/^\/+/, "");
         if (this.containers.some((c) => c.rec.name === rec.name)) throw bad(`failure: container with name ${rec.name} already exists`);
         if (this.containers.some((c) => c.rec["root-dir"] === rec["root-dir"])) throw bad(`failure: root-dir ${rec["root-dir"]} is used by another container`);
@@ -655,16 +718,7 @@ export class RouterSimulator {
           tag: "",
           os: "",
           arch: "",
-          interface: "",
-          "root-dir": "",
-          [this.syntax.containerEnvField]: "",
-          [this.syntax.containerMountsField]: "",
-          dns: "",
-          hostname: "",
-          logging: "false",
-          "start-on-boot": "false",
-          "memory-high": "unlimited",
-          ...(this.syntax.containerTmpfs ? { tmpfs: "" } : {}),
+          ...this.containerDefaults(),
           ...rec,
           status: "extracting",
         };
@@ -677,7 +731,7 @@ export class RouterSimulator {
       }
       case "PATCH": {
         const c = this.containerById(id);
-        this.checkFields(def, body);
+        this.checkFields("container/set", body);
         const keys = Object.keys(body).filter((k) => k !== ".id");
         if (c.rec.status !== "stopped" && c.rec.status !== "error" && keys.some((k) => k !== "comment")) {
           throw bad(`failure: container ${c.rec.name} is ${c.rec.status}; stop it first`);
@@ -767,6 +821,12 @@ export class RouterSimulator {
       c.rec.status = "running";
       this.log("container,info", `${c.rec.name}: started`);
       if (c.rec.logging === "true") this.tailscaleLogs(c);
+      if (c.rec["healthcheck-cmd"]) {
+        c.rec["healthcheck-status"] = "starting";
+        this.later(this.opts.startMs ?? 200, () => {
+          if (c.rec.status === "running") c.rec["healthcheck-status"] = this.opts.failHealth?.(c.rec) ? "unhealthy" : "healthy";
+        });
+      }
     });
   }
 
@@ -799,4 +859,14 @@ export class RouterSimulator {
 function filter(list: Rec[], query: URLSearchParams): Rec[] {
   const conds = [...query.entries()].filter(([k]) => !k.startsWith("."));
   return conds.length ? list.filter((r) => conds.every(([k, v]) => r[k] === v)) : list;
+}
+
+/** The tree a simulated version uses: its release's, or for a version past every release the newest nightly at or below it. */
+function simulatorTree(v: ReturnType<typeof parseRouterOsVersion>): string {
+  const choice = chooseTree(v);
+  if (!choice.newer) return choice.name;
+  const nightly = knownNightlies()
+    .filter((n) => compareVersions(parseTreeFileName(n)!.version, v) <= 0 || parseTreeFileName(n)!.version.minor === v.minor)
+    .pop();
+  return nightly ?? choice.name;
 }

@@ -1,5 +1,5 @@
 # mikrotik-tailscale: RouterOS setup for the Tailscale container "tailscale"
-# RouterOS 7.22, architecture arm64 (arm64 image).
+# RouterOS 7.22 (menus from RouterOS 7.22's command tree), architecture arm64 (arm64 image).
 # Safe to run more than once: each step looks at what exists first and only
 # adds what is missing or sets what may differ.
 # Run it with: /import file-name=<this file>
@@ -7,6 +7,9 @@
 # NOTE: Containers need the 'container' package and device-mode:
 #  /system/device-mode/update container=yes, then confirm with the reset
 #  button or a cold reboot within the activation timeout.
+# NOTE: RouterOS 7.22 restarts a container after any exit
+#  (auto-restart-interval=10s); a restart only after a crash (restart-policy
+#  on-failure) needs 7.23
 
 # --- checks (nothing has been changed if one of these fails) ---
 :if ([:len [/system/package/find where name="container"]] = 0) do={ :error "install the container package first (see the note above)" }
@@ -156,7 +159,7 @@
 
 # --- container ---
 :if ([:len [/container/find where name="tailscale"]] = 0) do={
-    /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M tmpfs=1M@/var/run/tailscale,16M@/tmp logging=yes start-on-boot=yes
+    /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale,16M@/tmp memory-high=96M auto-restart-interval=10s healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s logging=yes start-on-boot=yes
     :put "tailscale: waiting for the image to be extracted..."
     :local n 0
     :while ([/container/get [/container/find where name="tailscale"] status] = "extracting") do={
@@ -168,7 +171,7 @@
     /file/remove [/file/find where name="ramdisk/mikrotik-tailscale-1.98.5-arm64.tar"]
 } else={
     :do {
-        /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M tmpfs=1M@/var/run/tailscale,16M@/tmp logging=yes start-on-boot=yes
+        /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale,16M@/tmp memory-high=96M auto-restart-interval=10s healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s logging=yes start-on-boot=yes
     } on-error={ :put "tailscale: could not update the existing container; stop it and run this script again" }
 }
 

@@ -1,5 +1,5 @@
 # mikrotik-tailscale: RouterOS setup for the Tailscale container "tailscale"
-# RouterOS 7.21, architecture arm64 (arm64 image).
+# RouterOS 7.21.1 (menus from RouterOS 7.21.1's command tree), architecture arm64 (arm64 image).
 # Safe to run more than once: each step looks at what exists first and only
 # adds what is missing or sets what may differ.
 # Run it with: /import file-name=<this file>
@@ -7,8 +7,11 @@
 # NOTE: Containers need the 'container' package and device-mode:
 #  /system/device-mode/update container=yes, then confirm with the reset
 #  button or a cold reboot within the activation timeout.
-# NOTE: container.tmpfs needs RouterOS 7.21.2 or later; it is left out for
-#  7.21
+# NOTE: container.tmpfs is left out: RouterOS 7.21.1 has no per-container
+#  tmpfs (7.21.2 and later do)
+# NOTE: RouterOS 7.21.1 restarts a container after any exit
+#  (auto-restart-interval=10s); a restart only after a crash (restart-policy
+#  on-failure) needs 7.23
 
 # --- checks (nothing has been changed if one of these fails) ---
 :if ([:len [/system/package/find where name="container"]] = 0) do={ :error "install the container package first (see the note above)" }
@@ -158,7 +161,7 @@
 
 # --- container ---
 :if ([:len [/container/find where name="tailscale"]] = 0) do={
-    /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M logging=yes start-on-boot=yes
+    /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M auto-restart-interval=10s logging=yes start-on-boot=yes
     :put "tailscale: waiting for the image to be extracted..."
     :local n 0
     :while ([/container/get [/container/find where name="tailscale"] status] = "extracting") do={
@@ -170,7 +173,7 @@
     /file/remove [/file/find where name="ramdisk/mikrotik-tailscale-1.98.5-arm64.tar"]
 } else={
     :do {
-        /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M logging=yes start-on-boot=yes
+        /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw memory-high=96M auto-restart-interval=10s logging=yes start-on-boot=yes
     } on-error={ :put "tailscale: could not update the existing container; stop it and run this script again" }
 }
 
