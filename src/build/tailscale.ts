@@ -144,6 +144,9 @@ export const SMALL_GCFLAGS = [
   "all=-l",
   "golang.org/x/crypto/...=",
   "github.com/tailscale/wireguard-go/...=",
+  "tailscale.com/net/tstun=",
+  "tailscale.com/wgengine/magicsock=",
+  "tailscale.com/net/batching=",
 ] as const;
 
 /** The ldflags and gcflags (each a `-gcflags=` argument, in order) of a profile. */
