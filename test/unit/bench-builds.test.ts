@@ -27,7 +27,7 @@ function fakeOut(dir: string, profile: "small" | "fast"): void {
   put(join(root, "etc/ssl/certs/ca-certificates.crt"), 50);
   put(join(root, "etc/passwd"), 10);
   mkdirSync(join(root, "var/lib/tailscale"), { recursive: true });
-  put(join(dir, "rootfs", "arm64.build.json"), JSON.stringify({ arch: "arm64", profile, tailscale: { version: "v1.2.3" } }));
+  put(join(dir, "rootfs", "arm64.build.json"), JSON.stringify({ schema: 2, arch: "arm64", profile, tailscale: { version: "v1.2.3" } }));
   put(join(dir, "mikrotik-tailscale-v1.2.3-arm64.tar"), 4096);
 }
 
