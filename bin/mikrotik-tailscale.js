@@ -15,5 +15,15 @@ if (existsSync(source)) {
 } else {
   entry = join(root, "lib", "cli", "main.js");
 }
-const { main } = await import(pathToFileURL(entry).href);
+let main;
+try {
+  ({ main } = await import(pathToFileURL(entry).href));
+} catch (e) {
+  // Modules read config/image.yaml as they load: a bad file is one line, not a stack.
+  if (e && typeof e.exitCode === "number") {
+    process.stderr.write(`mikrotik-tailscale: error: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  throw e;
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -4,20 +4,21 @@
  * which maps every version to its tree. Point releases that change nothing
  * cost nothing; a release that changes a menu gets a file of its own.
  *
- *   node --import tsx scripts/refresh-routeros-schema.ts [SOURCE_DIR]
+ *   node --import tsx scripts/refresh-routeros-schema.ts [SOURCE_DIR [TARGET_DIR]]
  *
  * SOURCE_DIR (default ../shared/routeros-schema, relative to the project)
  * holds <version>.json files as dumped by RouterOS's own /console/inspect
  * (see data/routeros-schema/README.md for where they come from).
  */
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { projectRoot } from "../src/paths.js";
 import { compareVersionText, parseTreeFileName } from "../src/routeros/version.js";
 
 const source = resolve(process.argv[2] ?? join(projectRoot, "..", "shared", "routeros-schema"));
-const target = join(projectRoot, "data", "routeros-schema");
+const target = resolve(process.argv[3] ?? join(projectRoot, "data", "routeros-schema"));
+const readme = join(projectRoot, "data", "routeros-schema", "README.md");
 const staging = `${target}.tmp`;
 
 function fail(msg: string): never {
@@ -66,9 +67,9 @@ for (const extra of ["app-yaml-schema.json"]) {
   }
 }
 writeFileSync(join(staging, "index.json"), JSON.stringify(index, null, 1) + "\n");
-writeFileSync(join(staging, "README.md"), readFileSync(join(target, "README.md")));
+writeFileSync(join(staging, "README.md"), readFileSync(readme));
 rmSync(`${target}.old`, { recursive: true, force: true });
-renameSync(target, `${target}.old`);
+if (existsSync(target)) renameSync(target, `${target}.old`);
 renameSync(staging, target);
 rmSync(`${target}.old`, { recursive: true, force: true });
 process.stderr.write(`refresh-routeros-schema: ${versions.length} versions, ${byHash.size} distinct trees -> data/routeros-schema\n`);

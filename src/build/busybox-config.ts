@@ -9,7 +9,7 @@ export interface BusyboxSelection {
 /** Options that must stay off: they break busybox once UPX-packed. */
 export const FORBIDDEN_OPTIONS = ["FEATURE_SH_STANDALONE", "FEATURE_SH_NOFORK", "FEATURE_PREFER_APPLETS"] as const;
 
-/** Parses config/busybox-applets.txt. */
+/** Parses a busybox selection in lines: `<applet> [SYMBOL]` or `CONFIG_X=value` (config/image.yaml's busybox section is checked through it). */
 export function parseAppletList(text: string, source = "busybox-applets.txt"): BusyboxSelection {
   const applets: BusyboxSelection["applets"] = [];
   const settings = new Map<string, string>();

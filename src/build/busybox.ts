@@ -4,12 +4,12 @@ import { join } from "node:path";
 import type { Architecture } from "../arch.js";
 import { MissingToolError } from "../errors.js";
 import type { Pins } from "../pins.js";
-import { configDir } from "../paths.js";
+import { busyboxSelection, busyboxSelectionText, loadImageSpec } from "../image/spec.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
 import type { Progress } from "../util/progress.js";
 import { aptMirrorUris, debianOrigPath, fetchPinned } from "./sources.js";
-import { applySelection, parseAppletList, verifyFinalConfig, type BusyboxSelection } from "./busybox-config.js";
+import { applySelection, verifyFinalConfig, type BusyboxSelection } from "./busybox-config.js";
 
 /** Bump when the way we build changes in a way the other key parts miss. */
 const RECIPE = 3;
@@ -32,9 +32,10 @@ export function busyboxTarballUrls(version: string): string[] {
   ];
 }
 
+/** The busybox selection config/image.yaml declares; `text` is its canonical form (the cache key's). */
 export async function loadAppletSelection(): Promise<{ text: string; selection: BusyboxSelection }> {
-  const text = await readFile(join(configDir, "busybox-applets.txt"), "utf8");
-  return { text, selection: parseAppletList(text, "config/busybox-applets.txt") };
+  const spec = loadImageSpec();
+  return { text: busyboxSelectionText(spec), selection: busyboxSelection(spec) };
 }
 
 async function toolchainIdentity(arch: Architecture): Promise<string> {

@@ -1,13 +1,11 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { InvalidInputError } from "../errors.js";
-import { configDir } from "../paths.js";
+import { featureAllowlist, loadImageSpec } from "../image/spec.js";
 
 export interface FeatureAllowlist {
   features: { name: string; reason: string }[];
 }
 
-/** Parses config/features.txt: `<feature>  # why it is in`, one per line. */
+/** Parses an allowlist in lines: `<feature>  # why it is in` (bump's fixtures use it). */
 export function parseFeatureAllowlist(text: string, source = "features.txt"): FeatureAllowlist {
   const features: FeatureAllowlist["features"] = [];
   const seen = new Set<string>();
@@ -27,8 +25,9 @@ export function parseFeatureAllowlist(text: string, source = "features.txt"): Fe
   return { features };
 }
 
+/** The allowlist config/image.yaml declares (tailscale.features). */
 export async function loadFeatureAllowlist(): Promise<FeatureAllowlist> {
-  return parseFeatureAllowlist(await readFile(join(configDir, "features.txt"), "utf8"), "config/features.txt");
+  return featureAllowlist(loadImageSpec());
 }
 
 /** Parses `featuretags --list` output: `   name: description`. */
@@ -46,7 +45,7 @@ export function checkAllowlistKnown(allow: FeatureAllowlist, known: Map<string, 
   const unknown = allow.features.map((f) => f.name).filter((n) => !known.has(n));
   if (unknown.length) {
     throw new InvalidInputError(
-      `config/features.txt: Tailscale ${tailscaleVersion} has no feature named ${unknown.map((u) => `'${u}'`).join(", ")} (see 'go run tailscale.com/cmd/featuretags --list' in go/)`,
+      `config/image.yaml: tailscale.features: Tailscale ${tailscaleVersion} has no feature named ${unknown.map((u) => `'${u}'`).join(", ")} (see 'go run tailscale.com/cmd/featuretags --list' in go/)`,
     );
   }
 }

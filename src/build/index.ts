@@ -4,7 +4,7 @@ import { allArchitectures, type Architecture, type ArchName } from "../arch.js";
 import { FailureError, InvalidInputError } from "../errors.js";
 import { projectRoot } from "../paths.js";
 import { loadGoModPins, loadPins } from "../pins.js";
-import { readReleaseRecord } from "../release/release.js";
+import { computeFingerprint, readReleaseRecord } from "../release/release.js";
 import { formatImageVersion } from "../release/version.js";
 import { assembleRootfs } from "../rootfs/assemble.js";
 import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
@@ -77,6 +77,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
   await requireBuildTools(opts.arches);
   const pins = loadPins();
   const goPins = loadGoModPins();
+  const fingerprint = await computeFingerprint(projectRoot);
   const features = await progress.step("resolve Tailscale feature tags", () => resolveFeatures(progress));
   const ca = await progress.step("CA bundle", () => buildCaBundle(progress));
 
@@ -88,9 +89,11 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     );
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
-    if (profile === "small") {
-      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, progress))).path;
-      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, progress))).path;
+    const packArgs = upxArgs(arch, profile);
+    const packed = packArgs.length > 0;
+    if (packed) {
+      tsBinary = (await progress.step(`[${arch.name}] upx tailscale.combined`, () => upxPack(ts.binary, `tailscale.combined (${arch.name})`, arch, profile, progress))).path;
+      bbBinary = (await progress.step(`[${arch.name}] upx busybox`, () => upxPack(bb.binary, `busybox (${arch.name})`, arch, profile, progress))).path;
     }
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
@@ -99,6 +102,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
       );
       const rec: BuildRecord = {
         schema: 2,
+        fingerprint: fingerprint.digest,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
         profile,
@@ -112,10 +116,10 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           goEnv: ts.goEnv,
           ldflags: ts.ldflags,
           gcflags: ts.gcflags,
-          upx: profile === "small",
-          upxArgs: profile === "small" ? upxArgs(arch) : [],
+          upx: packed,
+          upxArgs: packArgs,
         },
-        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: profile === "small", upxArgs: profile === "small" ? upxArgs(arch) : [] },
+        busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: packed, upxArgs: packArgs },
         caBundle: ca.meta,
         sizes: await measureRootfs(dir),
       };
@@ -155,6 +159,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
 export function releaseKey(r: BuildRecord): string {
   const { version, goVersion, tags, features, ldflags, gcflags, upx } = r.tailscale;
   return JSON.stringify({
+    fingerprint: r.fingerprint ?? null,
     profile: r.profile,
     tailscale: { version, goVersion, tags, features, ldflags, gcflags, upx },
     busybox: { version: r.busybox.version, tarballSha256: r.busybox.tarballSha256, applets: r.busybox.applets, upx: r.busybox.upx },

@@ -21,6 +21,11 @@ export interface BuildRecord {
   arch: ArchName;
   platform: { os: "linux"; architecture: string; variant?: string };
   profile: Profile;
+  /**
+   * The release fingerprint of the sources it was built from (config/release.json's
+   * kind): builds of different sources never make one release together.
+   */
+  fingerprint?: string;
   tailscale: {
     version: string;
     /** Upstream git commit of the release, where the module proxy reports it. */
@@ -28,7 +33,7 @@ export interface BuildRecord {
     goVersion: string;
     /** Full tag list given to `go build` (ts_include_cli + ts_omit_*). */
     tags: string[];
-    /** Allowlisted features (config/features.txt). */
+    /** Allowlisted features (config/image.yaml tailscale.features). */
     features: string[];
     /** Features the pinned release knows about and this build omits. */
     omittedFeatures: string[];

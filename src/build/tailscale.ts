@@ -2,6 +2,7 @@ import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { goEnv, type Architecture } from "../arch.js";
 import { InvalidInputError, MissingToolError } from "../errors.js";
+import { loadImageSpec, profileSpec } from "../image/spec.js";
 import { goModuleDir } from "../paths.js";
 import { loadGoModPins } from "../pins.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
@@ -140,26 +141,17 @@ export function goSumHashes(gosum: string): Map<string, string> {
  * generic ChaCha20-Poly1305 runs at half speed and allocates per packet.
  * bench/REPORT.md has what each of these costs and buys.
  */
-export const SMALL_GCFLAGS = [
-  "all=-l",
-  "golang.org/x/crypto/...=",
-  "github.com/tailscale/wireguard-go/...=",
-  "tailscale.com/net/tstun=",
-  "tailscale.com/wgengine/magicsock=",
-  "tailscale.com/net/batching=",
-] as const;
+export const SMALL_GCFLAGS: readonly string[] = profileSpec(loadImageSpec(), "small").gcflags;
 
-/** The ldflags and gcflags (each a `-gcflags=` argument, in order) of a profile. */
+/**
+ * The ldflags and gcflags (each a `-gcflags=` argument, in order) of a
+ * profile, as config/image.yaml declares them; the version stamps are added.
+ */
 export function goFlags(profile: Profile, version: string): { ldflags: string; gcflags: string[] } {
+  const p = profileSpec(loadImageSpec(), profile);
   const short = version.replace(/^v/, "");
-  const ldflags = [
-    "-s",
-    "-w",
-    "-buildid=",
-    `-X tailscale.com/version.longStamp=${short}`,
-    `-X tailscale.com/version.shortStamp=${short}`,
-  ].join(" ");
-  return { ldflags, gcflags: profile === "small" ? [...SMALL_GCFLAGS] : [] };
+  const ldflags = [...p.ldflags, `-X tailscale.com/version.longStamp=${short}`, `-X tailscale.com/version.shortStamp=${short}`].join(" ");
+  return { ldflags, gcflags: [...p.gcflags] };
 }
 
 /**

@@ -8,21 +8,24 @@ import { run, tryRun } from "../util/exec.js";
 import { sha256 } from "../util/fsx.js";
 import { memoize } from "../util/memo.js";
 import type { Progress } from "../util/progress.js";
+import { loadImageSpec, profileSpec } from "../image/spec.js";
+import type { Profile } from "./record.js";
 
 /** Bumped when the packing changes output (the release fingerprint reads it). */
 const RECIPE = 2;
 
-export const UPX_ARGS = ["--lzma", "--best"] as const;
-/**
- * LZMA context for code made of 4-byte words (arm64; Go's and gcc's ARM
- * code): fewer literal-context bits, position bits on the word. Smaller on
- * every ARM binary we pack, larger on amd64 (bench/REPORT.md, docs/images.md).
- */
-export const UPX_ARM_ARGS = ["--crp-lzma-lc=1", "--crp-lzma-lp=2", "--crp-lzma-pb=2"] as const;
+/** The small profile's UPX arguments for every architecture (config/image.yaml). */
+export const UPX_ARGS: readonly string[] = profileSpec(loadImageSpec(), "small").upx;
 
-/** The UPX arguments for one architecture. */
-export function upxArgs(arch: Pick<Architecture, "goarch">): string[] {
-  return arch.goarch === "amd64" ? [...UPX_ARGS] : [...UPX_ARGS, ...UPX_ARM_ARGS];
+/**
+ * The UPX arguments of a profile for one architecture (config/image.yaml):
+ * `upx`, plus `upxArm` on ARM (an LZMA context for code made of 4-byte
+ * words). Empty: the profile does not pack.
+ */
+export function upxArgs(arch: Pick<Architecture, "goarch">, profile: Profile): string[] {
+  const p = profileSpec(loadImageSpec(), profile);
+  if (p.upx.length === 0) return [];
+  return arch.goarch === "amd64" ? [...p.upx] : [...p.upx, ...p.upxArm];
 }
 /** Oldest UPX we accept: 4.2 handles static Go binaries for arm and arm64. */
 export const UPX_MIN_VERSION = [4, 2, 0] as const;
@@ -56,8 +59,9 @@ export const upxVersion = memoize(async (): Promise<string> => {
 export const UPX_ARM_FIXED = [4, 2, 4] as const;
 
 /** Packs a binary with UPX; cached by the input's hash and the UPX version. */
-export async function upxPack(input: string, label: string, arch: Architecture, progress: Progress): Promise<{ path: string; cacheHit: boolean }> {
-  const args = upxArgs(arch);
+export async function upxPack(input: string, label: string, arch: Architecture, profile: Profile, progress: Progress): Promise<{ path: string; cacheHit: boolean }> {
+  const args = upxArgs(arch, profile);
+  if (args.length === 0) throw new FailureError(`${label}: profile ${profile} does not pack with UPX (config/image.yaml)`);
   const version = await upxVersion();
   const bytes = new Uint8Array(await readFile(input));
   if (!versionAtLeast(version.split(".").map(Number), UPX_ARM_FIXED)) {

@@ -4,15 +4,16 @@
  */
 import type { BuildRecord } from "../build/record.js";
 import { canonicalJson, digestOf } from "./digest.js";
+import { loadImageSpec, type ImageSpec } from "./spec.js";
+
+const spec = loadImageSpec();
 
 /** Repository name in RepoTags and OCI ref names: `mikrotik-tailscale:<imageVersion>-<arch>`. */
-export const IMAGE_NAME = "mikrotik-tailscale";
-export const ENTRYPOINT: readonly string[] = ["/usr/local/bin/entrypoint"];
-export const CMD: readonly string[] = [];
-export const ENV: readonly string[] = ["PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"];
-export const VOLUMES: readonly string[] = ["/var/lib/tailscale"];
-export const IMAGE_TITLE = "mikrotik-tailscale";
-export const IMAGE_DESCRIPTION = "Minimal Tailscale (tailscaled + CLI, busybox, CA roots) for MikroTik RouterOS containers";
+export const IMAGE_NAME = spec.name;
+/** The container config, as config/image.yaml declares it. */
+export const ENTRYPOINT: readonly string[] = spec.config.entrypoint;
+export const IMAGE_TITLE = spec.title;
+export const IMAGE_DESCRIPTION = spec.description;
 
 /** Our own labels, read back by `inspect`. */
 export const LABEL = {
@@ -48,6 +49,7 @@ export interface ImageMeta {
 /** Every label an image carries: the OCI standard set plus what `inspect` shows. */
 export function imageLabels(record: BuildRecord, meta: ImageMeta): Record<string, string> {
   const labels: Record<string, string> = {
+    ...spec.config.labels,
     [OCI_LABEL.title]: IMAGE_TITLE,
     [OCI_LABEL.description]: IMAGE_DESCRIPTION,
     [OCI_LABEL.version]: meta.imageVersion,
@@ -93,6 +95,8 @@ export interface ImageConfigInput {
   labels: Readonly<Record<string, string>>;
   /** `created_by` of the history entry. */
   createdBy: string;
+  /** Entrypoint, Cmd, Env, Volumes, User (default: config/image.yaml's). */
+  container?: ImageSpec["config"];
 }
 
 export interface Blob {
@@ -111,17 +115,20 @@ export const OCI_CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json";
 /** The image config JSON, canonical (sorted keys, no whitespace). */
 export function imageConfig(input: ImageConfigInput): Blob {
   const created = rfc3339(input.created);
+  const c = input.container ?? spec.config;
   const config = {
     architecture: input.platform.architecture,
     ...(input.platform.variant ? { variant: input.platform.variant } : {}),
     os: "linux",
     created,
     config: {
-      Entrypoint: [...ENTRYPOINT],
-      Cmd: [...CMD],
-      Env: [...ENV],
-      Volumes: Object.fromEntries(VOLUMES.map((v) => [v, {}])),
+      Entrypoint: [...c.entrypoint],
+      Cmd: [...c.cmd],
+      Env: [...c.env],
+      Volumes: Object.fromEntries(c.volumes.map((v) => [v, {}])),
       Labels: { ...input.labels },
+      // Left out when empty (root), as Docker does.
+      ...(c.user ? { User: c.user } : {}),
     },
     rootfs: { type: "layers", diff_ids: [...input.diffIds] },
     history: input.diffIds.map(() => ({ created, created_by: input.createdBy })),

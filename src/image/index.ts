@@ -9,7 +9,7 @@
  * This module does the file system work (read the trees, write atomically);
  * the bytes come from the pure modules beside it. See docs/images.md.
  */
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { architecture, type ArchName } from "../arch.js";
 import type { BuildRecord } from "../build/record.js";
@@ -188,7 +188,9 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
         const p = join(tmp, ...rel.split("/"));
         await mkdir(dirname(p), { recursive: true });
         await writeFile(p, data, { mode: 0o644 });
+        await chmod(p, 0o644); // the final mode, whatever the umask
       }
+      for (const d of ["", "blobs", "blobs/sha256"]) await chmod(join(tmp, d), 0o755);
     });
     const ociTar = join(opts.distDir, imageFiles.ociArchive(tsVersion));
     await atomicWriteFile(ociTar, packFiles(layout.files, mtime));

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkAllowlistKnown, parseFeatureAllowlist, parseFeatureList } from "../build/features.js";
+import { checkAllowlistKnown, parseFeatureList, type FeatureAllowlist } from "../build/features.js";
 import { goCommandEnv } from "../build/tailscale.js";
 import { CommandError, FailureError, InvalidInputError, UsageError } from "../errors.js";
 import { run } from "../util/exec.js";
@@ -32,8 +32,8 @@ export const TAILSCALE_MODULE = "tailscale.com";
 export interface BumpOptions {
   /** The Go pinning module (go/). */
   goDir: string;
-  /** The feature allowlist (config/features.txt). */
-  featuresFile: string;
+  /** The feature allowlist (config/image.yaml tailscale.features). */
+  features: FeatureAllowlist;
   /** Extra environment for the go commands (GOPROXY, GOMODCACHE, ...); otherwise the machine's go env applies. */
   env?: Record<string, string>;
   /** Move to exactly this version (must be a listed stable release). */
@@ -190,7 +190,7 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
   const gosum = await readFile(join(o.goDir, "go.sum"), "utf8");
   const current = requiredVersion(gomod, TAILSCALE_MODULE);
   if (!current) throw new InvalidInputError(`${join(o.goDir, "go.mod")} does not require ${TAILSCALE_MODULE}`);
-  const allow = parseFeatureAllowlist(await readFile(o.featuresFile, "utf8"), o.featuresFile);
+  const allow = o.features;
   const result: BumpResult = { from: current, skipped: [], moduleChanges: [], written: false };
 
   // Outside any module, so the listing does not depend on our go.mod.
@@ -285,7 +285,7 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
 }
 
 /** An allowlisted feature the candidate does not have: an error naming it (and the version). */
-function checkAllowlistGone(allow: ReturnType<typeof parseFeatureAllowlist>, known: Map<string, string>, version: string): void {
+function checkAllowlistGone(allow: FeatureAllowlist, known: Map<string, string>, version: string): void {
   try {
     checkAllowlistKnown(allow, known, version);
   } catch (e) {
@@ -293,7 +293,7 @@ function checkAllowlistGone(allow: ReturnType<typeof parseFeatureAllowlist>, kno
     const gone = allow.features.map((f) => f.name).filter((n) => !known.has(n));
     throw new FailureError(
       `Tailscale ${version} no longer has the allowlisted feature${gone.length === 1 ? "" : "s"} ${gone.map((g) => `'${g}'`).join(", ")} ` +
-        `(config/features.txt); nothing was changed. Find what replaced ${gone.length === 1 ? "it" : "them"} in that release's featuretags --list, update the allowlist, and run bump again`,
+        `(config/image.yaml tailscale.features); nothing was changed. Find what replaced ${gone.length === 1 ? "it" : "them"} in that release's featuretags --list, update the allowlist, and run bump again`,
     );
   }
 }
@@ -309,7 +309,7 @@ export function formatBump(r: BumpResult, dryRun = false): string {
   for (const s of r.skipped) L.push(`  skipped ${s.version}: ${s.reason}`);
   if (r.to && r.features) {
     if (r.features.added.length) {
-      L.push(`  new features, left out (add them to config/features.txt to build them in):`);
+      L.push(`  new features, left out (add them to config/image.yaml tailscale.features to build them in):`);
       for (const f of r.features.added) L.push(`    ${f.name}: ${f.description}`);
     } else {
       L.push("  new features: none");

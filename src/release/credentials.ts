@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,10 @@ import { InvalidInputError, UsageError } from "../errors.js";
  * Registry credentials. Never from an option value: from the environment
  * (MIKROTIK_TAILSCALE_REGISTRY_USER plus _PASSWORD or _PASSWORD_FILE), or
  * from an auth file in the format `docker login`, `podman login` and
- * `skopeo login` write ({"auths": {"<registry>": {"auth": base64(user:pass)}}}).
+ * `skopeo login` write: `auths` ({"<registry>": {"auth": base64(user:pass)}},
+ * Docker Hub under its legacy key https://index.docker.io/v1/), and the
+ * `credHelpers` and `credsStore` that hand the secret to a
+ * docker-credential-* program.
  * No credentials at all means anonymous access, which public pulls use.
  */
 
@@ -33,6 +37,8 @@ export interface CredentialOptions {
   env?: NodeJS.ProcessEnv;
   /** Home folder, for the default auth file locations. */
   home?: string;
+  /** Runs credential helpers (default: the docker-credential-* programs on PATH). */
+  helper?: HelperRunner;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -43,32 +49,100 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
-/** The auth files looked at when none is named, in order. */
+/** The auth files looked at when none is named, in order (podman's, then Docker's). */
 export function defaultAuthFiles(env: NodeJS.ProcessEnv, home: string): string[] {
   const out: string[] = [];
   if (env.REGISTRY_AUTH_FILE) out.push(env.REGISTRY_AUTH_FILE);
   if (env.XDG_RUNTIME_DIR) out.push(join(env.XDG_RUNTIME_DIR, "containers", "auth.json"));
+  out.push(join(env.XDG_CONFIG_HOME || join(home, ".config"), "containers", "auth.json"));
   out.push(join(env.DOCKER_CONFIG || join(home, ".docker"), "config.json"));
   return out;
 }
 
-/** Keys an auth file may use for a registry: `host:port`, or with a scheme and /v1/ or /v2/ path. */
-function authKeyMatches(key: string, registry: string): boolean {
+/** Docker Hub's names: its config key is the legacy `https://index.docker.io/v1/`. */
+const DOCKER_HUB = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+export const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
+
+function normalizeKey(key: string): string {
   const k = key
     .toLowerCase()
     .replace(/^[a-z]+:\/\//, "")
     .replace(/\/(v1|v2)\/?$/, "")
     .replace(/\/+$/, "");
-  return k === registry.toLowerCase();
+  return DOCKER_HUB.includes(k) ? "docker.io" : k;
 }
 
-/** Credentials for `registry` from an auth file's text; undefined when it has none for it. */
-export function credentialsFromAuthFile(text: string, registry: string, source: string): Credentials | undefined {
-  let json: { auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>; credHelpers?: Record<string, string>; credsStore?: string };
+/** Keys an auth file may use for a registry: `host:port`, with a scheme and /v1/ or /v2/ path, or Docker Hub's legacy key. */
+function authKeyMatches(key: string, registry: string): boolean {
+  return normalizeKey(key) === normalizeKey(registry);
+}
+
+/** What a credential helper is asked for: the registry as Docker names it (Docker Hub by its legacy key). */
+export function helperServerUrl(registry: string): string {
+  return normalizeKey(registry) === "docker.io" ? DOCKER_HUB_KEY : registry;
+}
+
+interface AuthFileJson {
+  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+}
+
+/** Runs `docker-credential-<helper> get` (the Docker credential helper protocol). */
+export type HelperRunner = (helper: string, serverUrl: string) => { username: string; secret: string } | undefined;
+
+/**
+ * The real helper: the server URL on stdin, {"Username","Secret"} on stdout;
+ * "credentials not found" means none. Errors name the helper, never a secret.
+ */
+export const runCredentialHelper: HelperRunner = (helper, serverUrl) => {
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(helper)) throw new InvalidInputError(`credential helper name '${helper}' is not a program name`);
+  const program = `docker-credential-${helper}`;
+  const r = spawnSync(program, ["get"], { input: serverUrl, encoding: "utf8", timeout: 60_000 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new InvalidInputError(code === "ENOENT" ? `credential helper ${program} is not installed (named in the registry auth file)` : `credential helper ${program}: ${code ?? r.error.message}`);
+  }
+  const out = `${r.stdout}`.trim();
+  if (r.status !== 0) {
+    if (/credentials not found/i.test(out + r.stderr)) return undefined;
+    throw new InvalidInputError(`credential helper ${program} failed for ${serverUrl} (exit ${r.status})`);
+  }
+  let j: { Username?: string; Secret?: string };
+  try {
+    j = JSON.parse(out);
+  } catch {
+    throw new InvalidInputError(`credential helper ${program} did not answer with JSON for ${serverUrl}`);
+  }
+  if (!j.Secret) return undefined;
+  return { username: j.Username ?? "", secret: j.Secret };
+};
+
+/**
+ * Credentials for `registry` from an auth file's text, as Docker and podman
+ * read it: `credHelpers` for this registry first, then `credsStore`, then
+ * `auths`. Undefined when it has none for it.
+ */
+export function credentialsFromAuthFile(text: string, registry: string, source: string, helper: HelperRunner = runCredentialHelper): Credentials | undefined {
+  let json: AuthFileJson;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new InvalidInputError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  const fromHelper = (name: string, how: string): Credentials | undefined => {
+    const got = helper(name, helperServerUrl(registry));
+    if (!got) return undefined;
+    if (got.username === "<token>") {
+      throw new InvalidInputError(`${source}: docker-credential-${name} holds an identity token for ${registry}, which this tool does not use; log in with a user and password or access token`);
+    }
+    return { username: got.username, password: got.secret, source: `${source} (${how} docker-credential-${name})` };
+  };
+  const helperName = Object.entries(json.credHelpers ?? {}).find(([k]) => authKeyMatches(k, registry))?.[1];
+  if (helperName) return fromHelper(helperName, "credHelpers:");
+  if (json.credsStore) {
+    const c = fromHelper(json.credsStore, "credsStore:");
+    if (c) return c;
   }
   for (const [key, entry] of Object.entries(json.auths ?? {})) {
     if (!authKeyMatches(key, registry) || !entry) continue;
@@ -107,7 +181,7 @@ export function resolveCredentials(o: CredentialOptions): Credentials | undefine
   const files = o.authFile ? [o.authFile] : defaultAuthFiles(env, o.home ?? homedir());
   for (const f of files) {
     if (!o.authFile && !existsSync(f)) continue;
-    const c = credentialsFromAuthFile(readSecretFile(f, "auth file"), o.registry, f);
+    const c = credentialsFromAuthFile(readSecretFile(f, "auth file"), o.registry, f, o.helper);
     if (c) return c;
   }
   return undefined;

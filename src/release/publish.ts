@@ -12,9 +12,11 @@ import { compareImageVersions, parseImageVersion } from "./version.js";
  * default). Blobs the registry already has are not sent again.
  *
  * Release tags are immutable. If the version tag is already in the registry
- * with a different digest, the root filesystems decide: the same layers
- * (only labels or timestamps differ: a rebuild at another commit) mean the
- * release is already out and nothing is pushed; different layers mean our
+ * with a different digest, whole manifests and configs decide, per platform,
+ * with only the provenance of the build left out (creation times and the git
+ * revision: a rebuild of the same release at a later commit). Equal means the
+ * release is already out and nothing is pushed; anything else that differs
+ * (a layer, Env, Entrypoint, Volumes, User, a label, a platform) means our
  * revision was not raised for a meaningful change, which is refused
  * (`mikrotik-tailscale release` raises it). The channel tag never moves back
  * to an older version.
@@ -74,27 +76,56 @@ export function chooseRef(refs: string[], wanted?: string): string {
 interface RemoteImage {
   digest: string;
   version?: string;
-  /** platform text -> layer diff_ids */
-  rootfs: Map<string, string[]>;
+  /** platform text -> contentKey of its manifest and config */
+  contents: Map<string, string>;
+}
+
+/** Labels and annotations that record when and from which commit a build was made, not what it holds. */
+const PROVENANCE = ["org.opencontainers.image.created", "org.opencontainers.image.revision"];
+
+/**
+ * What a platform's image is, without its provenance: the manifest's media
+ * types, layers and (non-provenance) annotations, and the whole config but
+ * its creation times and revision label.
+ */
+export function contentKey(manifest: Record<string, any>, config: Record<string, any>): string {
+  const strip = (o: Record<string, string> | undefined) => Object.fromEntries(Object.entries(o ?? {}).filter(([k]) => !PROVENANCE.includes(k)).sort());
+  const m = {
+    mediaType: manifest.mediaType,
+    configMediaType: manifest.config?.mediaType,
+    layers: (manifest.layers ?? []).map((l: Descriptor) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    annotations: strip(manifest.annotations),
+  };
+  const c = structuredClone(config);
+  delete c.created;
+  for (const h of c.history ?? []) delete h.created;
+  if (c.config?.Labels) c.config.Labels = strip(c.config.Labels);
+  return JSON.stringify(sortKeys({ manifest: m, config: c }));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
 }
 
 async function readRemote(client: RegistryClient, tag: string): Promise<RemoteImage | undefined> {
   const m = await client.getManifest(tag);
   if (!m) return undefined;
   const j = JSON.parse(m.bytes.toString("utf8")) as { manifests?: Descriptor[]; config?: Descriptor; annotations?: Record<string, string> };
-  const rootfs = new Map<string, string[]>();
+  const contents = new Map<string, string>();
   let version = j.annotations?.[VERSION_ANNOTATION];
-  const platformManifests: { platform: string; config?: Descriptor; annotations?: Record<string, string> }[] = [];
+  const platformManifests: { platform: string; manifest: Record<string, any>; config?: Descriptor; annotations?: Record<string, string> }[] = [];
   if (m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList) {
     for (const d of j.manifests ?? []) {
       if (!d.platform) continue;
       const pm = await client.getManifest(d.digest);
       if (!pm) continue;
       const pj = JSON.parse(pm.bytes.toString("utf8")) as { config?: Descriptor; annotations?: Record<string, string> };
-      platformManifests.push({ platform: platformText(d.platform), config: pj.config, annotations: pj.annotations });
+      platformManifests.push({ platform: platformText(d.platform), manifest: { ...pj, mediaType: (pj as { mediaType?: string }).mediaType ?? pm.mediaType }, config: pj.config, annotations: pj.annotations });
     }
   } else {
-    platformManifests.push({ platform: "?", config: j.config, annotations: j.annotations });
+    platformManifests.push({ platform: "?", manifest: { ...j, mediaType: (j as { mediaType?: string }).mediaType ?? m.mediaType }, config: j.config, annotations: j.annotations });
   }
   for (const p of platformManifests) {
     if (!version) version = p.annotations?.[VERSION_ANNOTATION];
@@ -107,18 +138,22 @@ async function readRemote(client: RegistryClient, tag: string): Promise<RemoteIm
       config?: { Labels?: Record<string, string> };
     };
     const key = p.platform !== "?" ? p.platform : `${cfg.os}/${cfg.architecture}${cfg.variant ? `/${cfg.variant}` : ""}`;
-    rootfs.set(key, cfg.rootfs?.diff_ids ?? []);
+    contents.set(key, contentKey(p.manifest, cfg));
     if (!version) version = cfg.config?.Labels?.[VERSION_ANNOTATION];
   }
-  return { digest: m.digest, ...(version ? { version } : {}), rootfs };
+  return { digest: m.digest, ...(version ? { version } : {}), contents };
 }
 
-function sameRootfs(local: LayoutImage, remote: RemoteImage): boolean {
-  if (local.platforms.length !== remote.rootfs.size) return false;
-  return local.platforms.every((p) => {
-    const r = remote.rootfs.get(platformText(p.descriptor.platform));
-    return !!r && r.length === p.diffIds.length && r.every((d, i) => d === p.diffIds[i]);
-  });
+/** The platforms whose contents differ (or that only one side has); empty when the images are the same release. */
+async function differingPlatforms(reader: OciLayoutReader, local: LayoutImage, remote: RemoteImage): Promise<string[]> {
+  const mine = new Map<string, string>();
+  for (const p of local.platforms) {
+    const manifest = (await reader.json(p.descriptor)) as Record<string, any>;
+    const config = JSON.parse((await reader.blob(p.configDigest)).toString("utf8")) as Record<string, any>;
+    mine.set(platformText(p.descriptor.platform), contentKey({ ...manifest, mediaType: manifest.mediaType ?? p.descriptor.mediaType }, config));
+  }
+  const all = [...new Set([...mine.keys(), ...remote.contents.keys()])].sort();
+  return all.filter((k) => mine.get(k) !== remote.contents.get(k));
 }
 
 /** A release holds every architecture: a layout with fewer would strand the routers of the others. */
@@ -176,18 +211,19 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     result.status = "unchanged";
     notes.push(`${ref} is already in ${repoText} with this exact digest`);
   } else if (existing) {
-    if (sameRootfs(img, existing)) {
+    const differ = await differingPlatforms(reader, img, existing);
+    if (differ.length === 0) {
       if (!o.force) {
         pushImage = false;
         result.status = "same-content";
         result.digest = existing.digest;
         notes.push(
-          `${ref} is already in ${repoText} (${short(existing.digest)}) with the same root filesystems; this build differs only in metadata (labels, timestamps), so the published release stays as it is`,
+          `${ref} is already in ${repoText} (${short(existing.digest)}) with the same manifests and configs; this build differs only in when and from which commit it was made, so the published release stays as it is`,
         );
       }
     } else if (!o.force) {
       throw new RegistryError(
-        `${ref} is already in ${repoText} with different contents (${short(existing.digest)}, ours ${short(img.top.digest)}): release tags are immutable; ` +
+        `${ref} is already in ${repoText} with different contents (${short(existing.digest)}, ours ${short(img.top.digest)}; differing: ${differ.join(", ")}): release tags are immutable; ` +
           `raise the revision with 'mikrotik-tailscale release' and rebuild, or pass --force to replace it`,
       );
     } else {

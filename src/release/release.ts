@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { lstat, readFile, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidInputError, UsageError } from "../errors.js";
+import { canonicalJson } from "../image/digest.js";
+import { IMAGE_SPEC_FILE, parseImageSpec, type ImageSpec } from "../image/spec.js";
 import { atomicWriteFile } from "../util/fsx.js";
 import { requiredVersion, TAILSCALE_MODULE } from "./bump.js";
 import { formatImageVersion } from "./version.js";
@@ -14,9 +16,11 @@ import { formatImageVersion } from "./version.js";
  * time). "Meaningful" is decided by a fingerprint of the inputs that shape
  * the image's contents, recorded next to N:
  *
- *   rootfs/**                     files that go into the image as they are
- *   config/features.txt           the feature allowlist
- *   config/busybox-applets.txt    busybox applets
+ *   config/image.yaml             the image as declared data: container config,
+ *                                 root filesystem layout, busybox selection,
+ *                                 feature allowlist, build flags per profile
+ *                                 (parsed: one input per field, comments do not count)
+ *   rootfs/** (its static dir)    files that go into the image as they are
  *   config/pins.json  (busybox)   the busybox version and tarball hash
  *   go/go.mod, go/go.sum          Tailscale and every Go module it links, the CA roots
  *   go/overlay/**, go/cmd/**      our Go additions (log filter, CA bundle tool)
@@ -49,8 +53,24 @@ export interface Fingerprint {
   inputs: Record<string, string>;
 }
 
-const INPUT_DIRS = ["rootfs", "go/overlay", "go/cmd"];
-const INPUT_FILES = ["config/features.txt", "config/busybox-applets.txt", "go/go.mod", "go/go.sum"];
+const INPUT_DIRS = ["go/overlay", "go/cmd"];
+const INPUT_FILES = ["go/go.mod", "go/go.sum"];
+
+/**
+ * One input per field of config/image.yaml (per second-level key where the
+ * value is a mapping), so a stale record names the field that moved.
+ */
+export function imageSpecInputs(spec: ImageSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec)) {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v)) out[`${IMAGE_SPEC_FILE}#${k}.${k2}`] = h16(Buffer.from(canonicalJson(v2)));
+    } else {
+      out[`${IMAGE_SPEC_FILE}#${k}`] = h16(Buffer.from(canonicalJson(v)));
+    }
+  }
+  return out;
+}
 
 function h16(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 16);
@@ -77,7 +97,15 @@ async function walk(root: string, rel: string, out: Record<string, string>): Pro
 /** The fingerprint of every input that shapes the image (see the file comment). */
 export async function computeFingerprint(root: string): Promise<Fingerprint> {
   const inputs: Record<string, string> = {};
-  for (const d of INPUT_DIRS) await walk(root, d, inputs);
+  let specText: string | undefined;
+  try {
+    specText = await readFile(join(root, IMAGE_SPEC_FILE), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const spec = specText === undefined ? undefined : parseImageSpec(specText, IMAGE_SPEC_FILE);
+  if (spec) Object.assign(inputs, imageSpecInputs(spec));
+  for (const d of [spec?.rootfs.static ?? "rootfs", ...INPUT_DIRS]) await walk(root, d, inputs);
   for (const f of INPUT_FILES) {
     try {
       inputs[f] = h16(await readFile(join(root, f)));

@@ -1,26 +1,23 @@
 import { chmod, copyFile, lstat, mkdir, readdir, symlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { InvalidInputError } from "../errors.js";
-import { rootfsSourceDir } from "../paths.js";
+import { builtFilePath, loadImageSpec, parseMode, type BuiltFile } from "../image/spec.js";
+import { projectRoot } from "../paths.js";
 
-/** Where things live in the image. */
+const spec = loadImageSpec();
+
+/** Where the built files live in the image (config/image.yaml rootfs). */
 export const IMAGE_PATHS = {
-  tailscale: "usr/local/bin/tailscale.combined",
-  tailscaleLinks: ["usr/local/bin/tailscale", "usr/local/bin/tailscaled"],
-  busybox: "bin/busybox",
-  appletDir: "bin",
-  caBundle: "etc/ssl/certs/ca-certificates.crt",
-  entrypoint: "usr/local/bin/entrypoint",
-  stateDir: "var/lib/tailscale",
+  tailscale: builtFilePath(spec, "tailscale"),
+  busybox: builtFilePath(spec, "busybox"),
+  caBundle: builtFilePath(spec, "ca-bundle"),
+  appletDir: spec.rootfs.appletDir,
+  /** The entrypoint as a path inside the tree (no leading slash). */
+  entrypoint: spec.config.entrypoint[0]!.replace(/^\/+/, ""),
 } as const;
 
 /** Empty directories the image must have, with their modes. */
-export const EMPTY_DIRS: readonly [string, number][] = [
-  ["var/lib/tailscale", 0o755],
-  ["var/run/tailscale", 0o755],
-  ["tmp", 0o1777],
-  ["root", 0o700],
-];
+export const EMPTY_DIRS: readonly [string, number][] = Object.entries(spec.rootfs.dirs).map(([d, m]) => [d, parseMode(m)]);
 
 export interface RootfsInputs {
   tailscaleBinary: string;
@@ -68,17 +65,16 @@ export async function assembleRootfs(dir: string, inputs: RootfsInputs): Promise
     await symlink(relative(dirname(at), join(dir, targetRel)), at);
   };
 
-  await copyTree(inputs.staticDir ?? rootfsSourceDir, dir);
-  await put(IMAGE_PATHS.tailscale, inputs.tailscaleBinary, 0o755);
-  for (const l of IMAGE_PATHS.tailscaleLinks) await link(l, IMAGE_PATHS.tailscale);
-  await put(IMAGE_PATHS.busybox, inputs.busyboxBinary, 0o755);
+  await copyTree(inputs.staticDir ?? join(projectRoot, spec.rootfs.static), dir);
+  const source: Record<BuiltFile, string> = { tailscale: inputs.tailscaleBinary, busybox: inputs.busyboxBinary, "ca-bundle": inputs.caBundle };
+  for (const f of spec.rootfs.files) await put(f.path, source[f.from], parseMode(f.mode));
+  for (const [l, target] of Object.entries(spec.rootfs.links)) await link(l, target);
   for (const applet of inputs.applets) {
     if (applet === "busybox") continue;
     const rel = `${IMAGE_PATHS.appletDir}/${applet}`;
     if (rel === IMAGE_PATHS.entrypoint) throw new InvalidInputError(`applet '${applet}' would shadow the entrypoint`);
     await link(rel, IMAGE_PATHS.busybox);
   }
-  await put(IMAGE_PATHS.caBundle, inputs.caBundle, 0o644);
   for (const [d, mode] of EMPTY_DIRS) {
     await mkdir(join(dir, d), { recursive: true });
     await chmod(join(dir, d), mode);

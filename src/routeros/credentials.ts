@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, CredentialsUsageError } from "./errors.js";
-import type { RouterTarget } from "./rest.js";
+import { normalizeFingerprint, type RouterTarget } from "./rest.js";
 
 /*
  * Where the router and its credentials come from. The password never comes
@@ -16,6 +16,10 @@ export interface TargetOptions {
   passwordFile?: string;
   insecure?: boolean;
   caFile?: string;
+  /** --tls-server-name: the name the certificate must carry. */
+  tlsServerName?: string;
+  /** --tls-fingerprint sha256:...: trust exactly this certificate. */
+  tlsFingerprint?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }
@@ -61,15 +65,22 @@ export function resolveTarget(o: TargetOptions): ResolvedTarget {
   if (u.protocol === "http:") warnings.push("warning: plain http sends the router password unencrypted; use https (www-ssl)");
   if (o.insecure && u.protocol === "https:") warnings.push(`warning: --insecure: the TLS certificate of ${u.host} is not verified; anyone on the path can read the password`);
   let ca: Buffer | undefined;
-  if (o.caFile) {
+  const caFile = o.caFile ?? env.ROUTEROS_CA_FILE;
+  if (caFile) {
     try {
-      ca = readFileSync(o.caFile);
+      ca = readFileSync(caFile);
     } catch (e) {
-      throw new ConfigError(`cannot read CA file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ConfigError(`cannot read CA file ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
+  const fingerprint = o.tlsFingerprint ?? env.ROUTEROS_TLS_FINGERPRINT;
+  if (fingerprint && !normalizeFingerprint(fingerprint)) {
+    throw new CredentialsUsageError(`--tls-fingerprint: '${fingerprint}' is not a SHA-256 fingerprint (expected sha256: and 64 hex digits, as 'routeros status' prints it)`);
+  }
+  if (fingerprint && o.insecure) throw new CredentialsUsageError("give --tls-fingerprint or --insecure, not both");
+  const servername = o.tlsServerName ?? env.ROUTEROS_TLS_SERVER_NAME;
   return {
-    target: { origin: u.origin, user, password, insecure: !!o.insecure, ca, timeoutMs: o.timeoutMs },
+    target: { origin: u.origin, user, password, insecure: !!o.insecure, ca, timeoutMs: o.timeoutMs, servername, fingerprint },
     warnings,
   };
 }

@@ -547,6 +547,8 @@ export interface StatusReport {
   tailnetRoute: "active" | "inactive" | "missing";
   /** true/false when known; undefined when the log says nothing. */
   nodeUp?: boolean;
+  /** The router's TLS certificate (pin it with --tls-fingerprint). */
+  tlsFingerprint?: string;
 }
 
 /** status: what the REST API can tell about the container and the node. */
@@ -626,5 +628,6 @@ export function formatStatus(s: StatusReport, name: string): string {
         : "unknown (no tailscaled state in the router log; is logging on?)";
   L.push(`node:       ${up}`);
   if (s.tailscale.loginUrl) L.push(`login:      ${s.tailscale.loginUrl}`);
+  if (s.tlsFingerprint) L.push(`tls:        ${s.tlsFingerprint} (pin it with --tls-fingerprint ${s.tlsFingerprint})`);
   return L.join("\n");
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import type { RouterConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { loadGoModPins } from "../pins.js";
 import { MAGIC_DNS, TAILNET_V4 } from "./net.js";
 import type { RouterOsVersion } from "./version.js";
 import { parseSize } from "./config.js";
@@ -114,9 +115,15 @@ function joinUnder(dir: string, file: string): string {
   return dir ? `${dir}/${file}` : file;
 }
 
-/** Resolves the `{arch}` placeholder and makes the path absolute. */
+/**
+ * Resolves the placeholders and makes the path absolute: `{arch}` (amd64,
+ * arm64, armv7, armv5) and `{version}`, the Tailscale version this checkout
+ * builds (the `vX.Y.Z` in the names `npm run images` writes).
+ */
 export function localImagePath(config: RouterConfig, path: string): string {
-  return resolve(config.baseDir, path.replaceAll("{arch}", config.arch.name));
+  let p = path.replaceAll("{arch}", config.arch.name);
+  if (p.includes("{version}")) p = p.replaceAll("{version}", loadGoModPins().tailscaleVersion);
+  return resolve(config.baseDir, p);
 }
 
 function planImage(config: RouterConfig, override?: string): PlannedImage {
@@ -124,7 +131,7 @@ function planImage(config: RouterConfig, override?: string): PlannedImage {
   if (override !== undefined) {
     // A path ending in .tar is a local image file; anything else is a registry reference.
     if (/\.tar$/i.test(override)) {
-      const localPath = resolve(override.replaceAll("{arch}", config.arch.name));
+      const localPath = localImagePath({ ...config, baseDir: process.cwd() }, override);
       const fileName = basename(localPath);
       return { kind: "file", localPath, fileName, routerPath: joinUnder(dir, fileName) };
     }
@@ -146,7 +153,7 @@ function planImage(config: RouterConfig, override?: string): PlannedImage {
   }
 }
 
-function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
+export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | undefined {
   const a = config.tailscale.authKey;
   if (a.kind === "none") return undefined;
   if (a.kind === "containerFile") return `file:${a.path}`;

@@ -1,4 +1,4 @@
-import { parseSize } from "./config.js";
+import { parseInterval, parseSize } from "./config.js";
 import type { Fields, ItemStep, PruneStep, SettingsStep, Step } from "./plan.js";
 import type { RestClient, RosRecord } from "./rest.js";
 
@@ -26,7 +26,8 @@ export interface ReconcileContext {
   onChange?: (c: Change) => void;
 }
 
-const SIZE_FIELDS = new Set(["memory-high", "tmpfs-max-size", "ram-high"]);
+const SIZE_FIELDS = new Set(["memory-high", "memory-max", "tmpfs-max-size", "ram-high", "shm-size", "swap-max"]);
+const TIME_FIELDS = new Set(["auto-restart-interval", "restart-interval", "healthcheck-interval", "healthcheck-timeout", "healthcheck-start-period", "stop-time"]);
 const PATH_FIELDS = new Set(["root-dir", "src", "tmpdir", "file", "layer-dir"]);
 
 export function normalizeValue(field: string, v: string | undefined): string {
@@ -37,6 +38,11 @@ export function normalizeValue(field: string, v: string | undefined): string {
   if (SIZE_FIELDS.has(field)) {
     if (s === "" || s === "0" || s === "unlimited") return "unlimited";
     const n = parseSize(s);
+    return n === null ? s : String(n);
+  }
+  if (TIME_FIELDS.has(field)) {
+    // RouterOS may print 10s as 00:00:10.
+    const n = parseInterval(s);
     return n === null ? s : String(n);
   }
   if (PATH_FIELDS.has(field)) s = s.replace(/^\/+/, "").replace(/\/+$/, "");

@@ -1,5 +1,9 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import {
   RouterApiError,
   RouterAuthError,
@@ -24,6 +28,10 @@ export interface RouterTarget {
   insecure?: boolean;
   /** Extra trusted CA certificates (PEM). */
   ca?: string | Buffer;
+  /** The name the router's certificate is checked against, when it is not the address (e.g. its identity). */
+  servername?: string;
+  /** Trust exactly the certificate with this SHA-256 fingerprint (sha256:AB:CD:... or hex), whoever signed it. */
+  fingerprint?: string;
   /** Per-request timeout; the router gives up after 60 s itself. */
   timeoutMs?: number;
   /** Time allowed to open the connection. */
@@ -55,18 +63,76 @@ const NET_REASONS: Record<string, string> = {
   EPROTO: "TLS handshake failed (is this an https port?)",
 };
 
+/** Normalizes a fingerprint to upper-case hex pairs joined by ':' (Node's fingerprint256 form); undefined if it is not one. */
+export function normalizeFingerprint(s: string): string | undefined {
+  const hex = s.trim().replace(/^sha256:/i, "").replace(/[:\s]/g, "").toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) return undefined;
+  return hex.match(/../g)!.join(":");
+}
+
+/** The SHA-256 fingerprint of a DER certificate, as `sha256:AB:CD:...`. */
+export function certificateFingerprint(der: Buffer): string {
+  return `sha256:${createHash("sha256").update(der).digest("hex").toUpperCase().match(/../g)!.join(":")}`;
+}
+
+/** Connects once without verifying, only to read the certificate a TLS server shows. */
+export function peerCertificateFingerprint(origin: string, servername?: string, timeoutMs = 10_000): Promise<string | undefined> {
+  const u = new URL(origin);
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: u.hostname, port: Number(u.port || 443), servername: servername ?? (isIP(u.hostname) ? undefined : u.hostname), rejectUnauthorized: false });
+    const done = (v: string | undefined) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(undefined));
+    s.once("secureConnect", () => {
+      const c = s.getPeerCertificate();
+      done(c?.raw ? certificateFingerprint(c.raw) : undefined);
+    });
+    s.once("error", () => done(undefined));
+  });
+}
+
 export class RestClient {
   readonly origin: string;
   private readonly agent: http.Agent;
   private readonly isHttps: boolean;
+  /** The certificate the router showed on the last HTTPS connection (sha256:...). */
+  peerFingerprint?: string;
 
   constructor(readonly target: RouterTarget) {
     const u = new URL(target.origin);
     this.origin = u.origin;
     this.isHttps = u.protocol === "https:";
-    this.agent = this.isHttps
-      ? new https.Agent({ keepAlive: true, rejectUnauthorized: !target.insecure, ca: target.ca, maxSockets: 4 })
-      : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    if (!this.isHttps) {
+      this.agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    } else if (target.fingerprint) {
+      const want = normalizeFingerprint(target.fingerprint);
+      if (!want) throw new RouterTlsError(`--tls-fingerprint: '${target.fingerprint}' is not a SHA-256 fingerprint (expected sha256: and 64 hex digits)`);
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false });
+      // The pin is checked before the request (and its password) is written to the socket.
+      const pinned = (opts: tls.ConnectionOptions, cb: (err: Error | null, s?: Duplex) => void): undefined => {
+        const s = tls.connect({ ...opts, rejectUnauthorized: false, servername: target.servername ?? opts.servername });
+        s.once("secureConnect", () => {
+          const c = s.getPeerCertificate();
+          const got = c?.raw ? certificateFingerprint(c.raw) : "none";
+          if (got === `sha256:${want}`) {
+            s.removeListener("error", fail);
+            cb(null, s);
+          } else {
+            s.destroy();
+            cb(new RouterTlsError(`the TLS certificate of ${u.host} is not the pinned one: it shows ${got}, --tls-fingerprint says sha256:${want}; nothing was sent`));
+          }
+        });
+        const fail = (e: Error) => cb(e);
+        s.once("error", fail);
+        return undefined;
+      };
+      (agent as unknown as { createConnection: typeof pinned }).createConnection = pinned;
+      this.agent = agent;
+    } else {
+      this.agent = new https.Agent({ keepAlive: true, rejectUnauthorized: !target.insecure, ca: target.ca, maxSockets: 4, servername: target.servername });
+    }
   }
 
   close(): void {
@@ -124,11 +190,19 @@ export class RestClient {
       req.setTimeout(this.target.timeoutMs ?? 70_000, () => {
         req.destroy(Object.assign(new Error("request timeout"), { code: "ETIMEDOUT" }));
       });
-      req.on("error", (e: NodeJS.ErrnoException) => done(this.translate(e)));
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (e instanceof RouterTlsError) done(e);
+        else void this.translate(e).then((t) => done(t));
+      });
       req.on("response", (res) => {
+        const sock = res.socket as tls.TLSSocket;
+        if (typeof sock.getPeerCertificate === "function") {
+          const c = sock.getPeerCertificate();
+          if (c?.raw) this.peerFingerprint = certificateFingerprint(c.raw);
+        }
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (e: NodeJS.ErrnoException) => done(this.translate(e)));
+        res.on("error", (e: NodeJS.ErrnoException) => void this.translate(e).then((t) => done(t)));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const status = res.statusCode ?? 0;
@@ -161,12 +235,15 @@ export class RestClient {
     });
   }
 
-  private translate(e: NodeJS.ErrnoException): Error {
+  private async translate(e: NodeJS.ErrnoException): Promise<Error> {
     const code = e.code ?? "";
     const host = new URL(this.origin).host;
     if (TLS_CODES.has(code)) {
+      const fp = await peerCertificateFingerprint(this.origin, this.target.servername);
+      const pin = fp ? `--tls-fingerprint ${fp} (the certificate it shows now: compare it with /certificate print detail on the router)` : "--tls-fingerprint sha256:...";
+      const name = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? "; --tls-server-name NAME if the certificate names the router differently" : "";
       return new RouterTlsError(
-        `the TLS certificate of ${host} is not trusted (${code}: ${e.message}); pass --ca-file with the router's CA certificate, or --insecure to skip verification`,
+        `the TLS certificate of ${host} is not trusted (${code}: ${e.message}); pass ${pin}, --ca-file with the router's CA certificate${name}, or --insecure to skip verification`,
       );
     }
     const reason = NET_REASONS[code] ?? e.message;

@@ -1,5 +1,7 @@
 import type { Architecture } from "../arch.js";
 import { UsageError } from "../errors.js";
+import { ConfigError } from "./errors.js";
+import { formatMissing, missingWrites } from "./schema/check.js";
 import { registryBaseUrl } from "../release/reference.js";
 import type { RouterConfig } from "./config.js";
 import type { Fields, Plan } from "./plan.js";
@@ -86,8 +88,29 @@ function waitWhile(idVar: string, cond: string, seconds: number, indent: string)
   ];
 }
 
+/** What the update script and its installer write beyond the setup plan, checked against the version's menus. */
+function checkUpdateWrites(plan: Plan): void {
+  if (plan.container.key.field !== "name") {
+    throw new ConfigError(
+      `the update script finds the container by name and records the image digest in its comment; RouterOS ${plan.version.text} has no container names (they came in 7.19): use 'routeros upgrade' from this machine instead`,
+    );
+  }
+  const extra = [
+    { command: "container/add", args: ["name", "remote-image", "root-dir", "comment", ...Object.keys(plan.container.fields)], why: "the updated container" },
+    { command: "container/set", args: ["name", "start-on-boot"], why: "the previous container" },
+    { command: "tool/fetch", args: ["url", "http-header-field", "output", "as-value", "check-certificate"], why: "the registry lookup" },
+    { command: "system/script/add", args: ["name", "policy", "comment", "source"], why: "the update script" },
+    { command: "system/script/set", args: ["policy", "comment", "source"], why: "the update script" },
+    { command: "system/scheduler/add", args: ["name", "interval", "policy", "comment", "on-event"], why: "its schedule" },
+    { command: "system/scheduler/set", args: ["interval", "policy", "on-event"], why: "its schedule" },
+  ];
+  const missing = missingWrites(plan, plan.model, extra);
+  if (missing.length) throw new ConfigError(`the update script cannot run on RouterOS ${plan.version.text}: ${formatMissing(missing, plan.model)}`);
+}
+
 /** The script itself: what /system/script runs. */
 export function renderUpdateBody(config: RouterConfig, plan: Plan, opts: UpdateScriptOptions = {}): string {
+  checkUpdateWrites(plan);
   const t = updateTarget(config, plan, opts);
   const c = plan.container;
   const name = c.name;

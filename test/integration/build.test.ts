@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, lstatSync, statSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allArchitectures } from "../../src/arch.js";
-import { parseFeatureAllowlist } from "../../src/build/features.js";
+import { featureAllowlist, loadImageSpec } from "../../src/image/spec.js";
 import { parseGoVersionM } from "../../src/build/tailscale.js";
 import { builtArch } from "../support/dist.js";
 
@@ -19,7 +19,7 @@ function inRootfs(rootfs: string, argv: string[]) {
   return sh("chroot", [rootfs, ...argv]);
 }
 
-const allow = parseFeatureAllowlist(readFileSync(new URL("../../config/features.txt", import.meta.url), "utf8")).features.map((f) => f.name);
+const allow = featureAllowlist(loadImageSpec()).features.map((f) => f.name);
 
 for (const arch of allArchitectures()) {
   describe(`${arch.name} root filesystem`, () => {

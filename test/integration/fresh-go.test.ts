@@ -26,7 +26,7 @@ function pathWithoutGo(): string {
 }
 
 function run(cmd: string, args: string[], PATH: string, extra: NodeJS.ProcessEnv = {}, cwd = projectRoot) {
-  const env = { ...process.env, PATH, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH, ...extra };
   delete env.GOROOT;
   delete env.GOTOOLCHAIN;
   const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 600_000 });

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { projectRoot } from "../../src/paths.js";
 import { OciLayoutReader, type Descriptor } from "../../src/release/layout.js";
 import { parseImageVersion, formatImageVersion } from "../../src/release/version.js";
-import { startLocalRegistry, type LocalRegistry } from "../../src/release/testing/local-registry.js";
+import { startLocalRegistry, type LocalRegistry } from "../support/local-registry.js";
 import { DIST } from "../support/dist.js";
 
 const bin = join(projectRoot, "bin", "mikrotik-tailscale.js");
@@ -277,6 +277,16 @@ test("a rebuild that changes only metadata is recognised as already published; o
     assert.equal(s.status, "same-content");
     assert.equal(s.digest, local.index, "the published release is left as it was");
     assert.equal(s.uploaded.length, 0);
+
+    // A config-only change (one more Env entry, same layers) is a new image, not metadata.
+    const envOnly = await deriveLayout(join(work, "oci-env"), {
+      config: (c) => {
+        c.config.Env.push("TS_DEBUG_EXTRA=1");
+      },
+    });
+    const envRefused = await cli(["publish", target, "--oci", envOnly]);
+    assert.equal(envRefused.code, 1, envRefused.out);
+    assert.match(envRefused.err, /already in .* with different contents .*differing: linux\/amd64, linux\/arm\/v5, linux\/arm\/v7, linux\/arm64\/v8\): release tags are immutable/);
 
     const other = await deriveLayout(join(work, "oci-other"), {
       config: (c) => {

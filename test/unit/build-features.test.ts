@@ -9,6 +9,7 @@ import {
   parseFeatureList,
 } from "../../src/build/features.js";
 import { InvalidInputError } from "../../src/errors.js";
+import { featureAllowlist, loadImageSpec } from "../../src/image/spec.js";
 
 const LIST = `
                  ace: Alternate Connectivity Endpoints
@@ -58,7 +59,7 @@ test("included features are the known ones not omitted; cli only with ts_include
 });
 
 test("the repo's allowlist holds what a router needs and leaves out what wears flash", () => {
-  const allow = parseFeatureAllowlist(readFileSync(new URL("../../config/features.txt", import.meta.url), "utf8"));
+  const allow = featureAllowlist(loadImageSpec());
   const names = allow.features.map((f) => f.name);
   for (const must of ["osrouter", "advertiseroutes", "advertiseexitnode", "useroutes", "useexitnode", "dns", "netstack", "portmapper", "listenrawdisco", "health", "unixsocketidentity", "ipnbus"]) {
     assert.ok(names.includes(must), `${must} must be allowlisted`);

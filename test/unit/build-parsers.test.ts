@@ -49,7 +49,8 @@ test("profiles: small disables inlining but where packets flow, fast keeps it; b
 
 test("UPX arguments: ARM's 4-byte-word LZMA settings on every ARM architecture, not on amd64", () => {
   for (const a of allArchitectures()) {
-    const args = upxArgs(a);
+    const args = upxArgs(a, "small");
+    assert.deepEqual(upxArgs(a, "fast"), [], "fast does not pack");
     assert.deepEqual(args.slice(0, 2), ["--lzma", "--best"], a.name);
     assert.equal(args.includes("--crp-lzma-lp=2"), a.goarch !== "amd64", `${a.name}: ${args.join(" ")}`);
   }

@@ -24,6 +24,7 @@ import {
   stableCandidates,
 } from "../../src/release/bump.js";
 import { PROXY_DIR, proxyFiles } from "../fixtures/goproxy/make.js";
+import { parseFeatureAllowlist, type FeatureAllowlist } from "../../src/build/features.js";
 
 let work = "";
 let env: Record<string, string> = {};
@@ -59,7 +60,7 @@ function goEnv(): Record<string, string> {
 }
 
 /** A fixture project: go/ pinned at v1.100.0 (tidied against the fake proxy) and an allowlist. */
-function project(name: string, features = FEATURES): { goDir: string; featuresFile: string } {
+function project(name: string, allowlist = FEATURES): { goDir: string; features: FeatureAllowlist } {
   const root = join(work, name);
   const goDir = join(root, "go");
   mkdirSync(goDir, { recursive: true });
@@ -67,9 +68,7 @@ function project(name: string, features = FEATURES): { goDir: string; featuresFi
   writeFileSync(join(goDir, "go.sum"), "");
   const r = spawnSync("go", ["mod", "tidy"], { cwd: goDir, env: { ...process.env, ...env, GOTOOLCHAIN: "local", GOWORK: "off" }, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  const featuresFile = join(root, "features.txt");
-  writeFileSync(featuresFile, features);
-  return { goDir, featuresFile };
+  return { goDir, features: parseFeatureAllowlist(allowlist) };
 }
 
 before(() => {
@@ -130,9 +129,9 @@ test("a refused module download is explained by the module version and the proxy
 });
 
 test("bump picks the newest stable release that builds, says why newer ones were skipped, and reports feature changes", async () => {
-  const { goDir, featuresFile } = project("pick");
+  const { goDir, features } = project("pick");
   const beforeSum = readFileSync(join(goDir, "go.sum"), "utf8");
-  const r = await bumpTailscale({ goDir, featuresFile, env });
+  const r = await bumpTailscale({ goDir, features, env });
   assert.equal(r.from, "v1.100.0");
   assert.equal(r.to, "v1.102.1", formatBump(r));
   assert.deepEqual(r.skipped.map((s) => s.version), ["v1.106.0", "v1.104.0"]);
@@ -152,11 +151,11 @@ test("bump picks the newest stable release that builds, says why newer ones were
   assert.match(text, /^Tailscale v1\.100\.0 -> v1\.102\.1$/m);
   assert.match(text, /skipped v1\.106\.0: needs Go 1\.99/);
   assert.match(text, /skipped v1\.104\.0: the module proxy does not serve example\.com\/gvisor@/);
-  assert.match(text, /new features, left out \(add them to config\/features\.txt to build them in\):\n    clientmetrics: Client metrics support\n    relayserver: Relay server/);
+  assert.match(text, /new features, left out \(add them to config\/image\.yaml tailscale\.features to build them in\):\n    clientmetrics: Client metrics support\n    relayserver: Relay server/);
   assert.match(text, /features gone \(none of them allowlisted\): sunset/);
 
   // Already at the newest usable release: nothing to do, the skipped ones are still named.
-  const again = await bumpTailscale({ goDir, featuresFile, env });
+  const again = await bumpTailscale({ goDir, features, env });
   assert.equal(again.to, undefined);
   assert.equal(again.written, false);
   assert.deepEqual(again.skipped.map((s) => s.version), ["v1.106.0", "v1.104.0"]);
@@ -164,11 +163,11 @@ test("bump picks the newest stable release that builds, says why newer ones were
 });
 
 test("an allowlisted feature that disappeared is an error naming it; go.mod and go.sum stay as they were", async () => {
-  const { goDir, featuresFile } = project("gone", FEATURES + "sunset       # we rely on it\n");
+  const { goDir, features } = project("gone", FEATURES + "sunset       # we rely on it\n");
   const mod0 = readFileSync(join(goDir, "go.mod"), "utf8");
   const sum0 = readFileSync(join(goDir, "go.sum"), "utf8");
-  await assert.rejects(bumpTailscale({ goDir, featuresFile, env }), (e: Error) => {
-    assert.match(e.message, /Tailscale v1\.102\.1 no longer has the allowlisted feature 'sunset' \(config\/features\.txt\); nothing was changed/);
+  await assert.rejects(bumpTailscale({ goDir, features, env }), (e: Error) => {
+    assert.match(e.message, /Tailscale v1\.102\.1 no longer has the allowlisted feature 'sunset' \(config\/image\.yaml tailscale\.features\); nothing was changed/);
     return true;
   });
   assert.equal(readFileSync(join(goDir, "go.mod"), "utf8"), mod0);
@@ -177,16 +176,16 @@ test("an allowlisted feature that disappeared is an error naming it; go.mod and 
 });
 
 test("--to picks one release; --dry-run writes nothing; odd minors are refused", async () => {
-  const { goDir, featuresFile } = project("to");
+  const { goDir, features } = project("to");
   const mod0 = readFileSync(join(goDir, "go.mod"), "utf8");
-  const dry = await bumpTailscale({ goDir, featuresFile, env, to: "v1.100.2", dryRun: true });
+  const dry = await bumpTailscale({ goDir, features, env, to: "v1.100.2", dryRun: true });
   assert.equal(dry.to, "v1.100.2");
   assert.equal(dry.written, false);
   assert.deepEqual(dry.features, { added: [], removed: [] });
   assert.equal(readFileSync(join(goDir, "go.mod"), "utf8"), mod0);
-  await assert.rejects(bumpTailscale({ goDir, featuresFile, env, to: "v1.103.0" }), /odd minor version: Tailscale's unstable track/);
-  await assert.rejects(bumpTailscale({ goDir, featuresFile, env, to: "v1.108.0" }), /does not list tailscale\.com v1\.108\.0/);
-  const one = await bumpTailscale({ goDir, featuresFile, env, to: "v1.100.2" });
+  await assert.rejects(bumpTailscale({ goDir, features, env, to: "v1.103.0" }), /odd minor version: Tailscale's unstable track/);
+  await assert.rejects(bumpTailscale({ goDir, features, env, to: "v1.108.0" }), /does not list tailscale\.com v1\.108\.0/);
+  const one = await bumpTailscale({ goDir, features, env, to: "v1.100.2" });
   assert.equal(one.written, true);
   assert.equal(requiredVersion(readFileSync(join(goDir, "go.mod"), "utf8"), "tailscale.com"), "v1.100.2");
 });

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { applySelection, parseAppletList, readConfig, verifyFinalConfig } from "../../src/build/busybox-config.js";
+import { busyboxSelection, loadImageSpec } from "../../src/image/spec.js";
 
 test("applets map to Kconfig symbols, with explicit overrides", () => {
   const s = parseAppletList("ls\n[  TEST1\nsysctl BB_SYSCTL\nCONFIG_FEATURE_IPV6=y\n");
@@ -45,7 +46,7 @@ test("after oldconfig, a dropped applet or a forbidden option is reported", () =
 });
 
 test("the repo's applet list has about a hundred applets including the router tools", () => {
-  const s = parseAppletList(readFileSync(new URL("../../config/busybox-applets.txt", import.meta.url), "utf8"));
+  const s = busyboxSelection(loadImageSpec());
   assert.ok(s.applets.length >= 90 && s.applets.length <= 130, `${s.applets.length} applets`);
   const names = new Set(s.applets.map((a) => a.name));
   for (const a of ["sh", "ls", "cat", "cp", "mv", "rm", "mkdir", "ps", "top", "kill", "ip", "ping", "ping6", "traceroute", "nslookup", "wget", "netstat", "ifconfig", "route", "dmesg", "df", "du", "free", "uptime", "vi", "grep", "sed", "awk", "sysctl", "mknod"]) {

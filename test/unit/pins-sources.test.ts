@@ -20,8 +20,7 @@ test("pins.json is validated: version shape and sha256", () => {
 });
 
 test("the repo's pins load, and Tailscale is pinned to a stable (even minor) release", () => {
-  const p = loadPins();
-  assert.match(p.busybox.sha256, /^[0-9a-f]{64}$/);
+  loadPins(); // validates every field; throws with the field's name otherwise
   const g = loadGoModPins();
   const minor = Number(/^v1\.(\d+)\./.exec(g.tailscaleVersion)?.[1]);
   assert.equal(minor % 2, 0, `${g.tailscaleVersion} is not a stable release`);

@@ -55,6 +55,15 @@ test("build --arch into a full dist/ keeps every platform in dist/oci; one missi
   assert.deepEqual(await platformsIn(oci), ["linux/amd64", "linux/arm/v5", "linux/arm/v7", "linux/arm64/v8"]);
   for (const a of ALL) assert.ok(files.some((f) => f.endsWith(imageFiles.dockerArchive("v1.102.5", a))), `${a}'s archive is part of the release`);
 
+  // amd64's build is of other sources (another release fingerprint): not merged.
+  const older = fakeBuild(join(out, "older"), "amd64");
+  writeFileSync(recordPath(out, "amd64"), JSON.stringify({ ...older, fingerprint: "sha256:" + "0".repeat(64) }));
+  const mixed = quietProgress();
+  await writeImageFiles(out, [arm64], mixed.p);
+  assert.equal(existsSync(oci), false, "builds of other sources never make one release");
+  assert.match(mixed.lines.join("\n"), /no OCI layout written: .* has no matching build for amd64/);
+  writeFileSync(recordPath(out, "amd64"), JSON.stringify(records.find((r) => r.arch === "amd64")));
+
   // armv5's build is of another Tailscale: not the same release, so no layout at all.
   rmSync(join(out, "rootfs", "armv5"), { recursive: true });
   fakeBuild(out, "armv5", { tailscale: { version: "v1.100.0" } });

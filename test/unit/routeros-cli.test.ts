@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
+import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
 
 /* The `routeros` commands end to end: the CLI as a child process, the simulator in this one. */
 
@@ -135,6 +135,46 @@ test("a bad config is one clear line and exit 1", async () => {
     assert.equal(r.err.trim().split("\n").length, 1, r.err);
     assert.match(r.err, /network\.veth\.address: container subnet 172\.17\.0\.0\/24 overlaps advertised route 172\.17\.0\.0\/16/);
     assert.equal(tb.running.sim.requests.length, 0);
+  } finally {
+    await tb.close();
+  }
+});
+
+test("routeros script: every release and a newer one succeed; a bad version is one clear error and no output", async () => {
+  const golden = join(root, "test", "golden", "routeros", "router.yaml");
+  for (const v of ["7.16", "7.23", "7.24"]) {
+    const r = await run(["routeros", "script", "-c", golden, "--routeros-version", v]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\/container\/add /);
+  }
+  const newer = await run(["routeros", "script", "-c", golden, "--routeros-version", "7.25"]);
+  assert.equal(newer.code, 0, newer.err);
+  assert.equal(newer.err.split("\n").filter((l) => /newer than the newest release/.test(l)).length, 1, newer.err);
+  for (const [v, re] of [["banana", /unknown RouterOS version 'banana'/], ["7.12", /RouterOS 7\.12 is too old/]] as const) {
+    const bad = await run(["routeros", "script", "-c", golden, "--routeros-version", v]);
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.out, "");
+    assert.match(bad.err, re);
+  }
+});
+
+test("routeros app and routeros certificate", async () => {
+  const { tb, config } = await bed();
+  try {
+    const noRegistry = await run(["routeros", "app", "-c", config]);
+    assert.notEqual(noRegistry.code, 0);
+    assert.match(noRegistry.err, /\/app installs from a registry only/);
+    const remote = join(tb.dir, "remote.yaml");
+    writeFileSync(remote, CONFIG.replace('file: "mikrotik-tailscale-1.98.5-{arch}.tar"', "remote: registry.example.com/owner/mikrotik-tailscale:stable"));
+    const out = join(tb.dir, "app.yaml");
+    const app = await run(["routeros", "app", "-c", remote, "--yaml-out", out]);
+    assert.equal(app.code, 0, app.err);
+    assert.match(app.out, /\/app\/add yaml=\$yaml/);
+    assert.match(readFileSync(out, "utf8"), /image: registry\.example\.com\/owner\/mikrotik-tailscale:stable/);
+    const cert = await run(["routeros", "certificate", "--router", tb.running.origin]);
+    assert.equal(cert.code, 0, cert.err);
+    assert.match(cert.out, /^sha256:([0-9A-F]{2}:){31}[0-9A-F]{2}\n$/);
+    assert.equal(tb.running.sim.requests.length, 0, "no REST request, no password");
   } finally {
     await tb.close();
   }

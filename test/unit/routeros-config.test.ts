@@ -8,6 +8,8 @@ import { compareVersions, parseRouterOsVersion } from "../../src/routeros/versio
 import { containerSyntax, treeModel } from "../../src/routeros/schema/model.js";
 import { chooseTree, knownReleases } from "../../src/routeros/schema/tree.js";
 import { buildPlan, containerEnv } from "../../src/routeros/plan.js";
+import { imageFiles } from "../../src/image/index.js";
+import { loadGoModPins } from "../../src/pins.js";
 
 const base = {
   routeros: { version: "7.21.2", arch: "arm64" },
@@ -41,7 +43,11 @@ test("the example config parses and plans", () => {
   assert.equal(c.container.name, "tailscale");
   assert.equal(c.storage.imageDir, "ramdisk");
   const p = buildPlan(c, { resolveSecrets: false });
-  assert.ok(p.container.image.kind === "file" && p.container.image.fileName === "mikrotik-tailscale-1.98.5-arm64.tar");
+  // The name `npm run images` writes: imageFiles is what the build itself uses.
+  const want = imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, "arm64");
+  assert.ok(p.container.image.kind === "file" && p.container.image.fileName === want, `${JSON.stringify(p.container.image)} vs ${want}`);
+  assert.match(want, /^mikrotik-tailscale-v\d+\.\d+\.\d+-arm64\.tar$/);
+  assert.equal(p.container.image.localPath, "/nonexistent/dist/" + want, "relative to the config, which the Quick Start copies to the checkout's top");
 });
 
 test("a minimal config gets defaults", () => {

@@ -11,10 +11,9 @@ import {
   UpgradeRolledBackError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { dropArgs, TESTBED_PASSWORD, withTestbed, type Testbed } from "../support/routeros-testbed.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
-import { treeNode, type TreeNode } from "../../src/routeros/schema/tree.js";
 
 /*
  * deploy / upgrade / status against the RouterOS REST simulator over real
@@ -37,26 +36,11 @@ tailscale:
 ${extra}`;
 }
 
-async function withBed(opts: SimulatorServerOptions, fn: (tb: Testbed) => Promise<void>): Promise<void> {
-  const tb = await startTestbed(opts);
-  try {
-    await fn(tb);
-  } finally {
-    await tb.close();
-  }
-}
+const withBed = withTestbed;
 
 function opts(tb: Testbed, text: string, more: Partial<RunOptions> = {}, imageOverride?: string): RunOptions {
   const config = tb.config(text);
   return { client: tb.client, config, planOptions: tb.planOptions({ imageOverride }), pollMs: 10, settleMs: 60, extractTimeoutMs: 5000, startTimeoutMs: 5000, ...more };
-}
-
-/** Removes arguments from a command in a simulator's tree: a router of the future. */
-export function dropArgs(tree: TreeNode, command: string, args: string[]): void {
-  for (const c of [command, command.replace(/\/add$/, "/set")]) {
-    const node = treeNode(tree, c);
-    for (const a of args) if (node) delete node[a];
-  }
 }
 
 const get = <T = RosRecord[]>(tb: Testbed, path: string) => tb.client.get<T>(path);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { startSimulator, type RunningSimulator } from "../../src/routeros/simulator/server.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
 import { parseDockerArchive } from "../../src/routeros/image.js";
 import { writeTar, type TarEntry } from "../../src/image/tar.js";
 import { dockerArchive } from "../../src/image/docker-archive.js";
@@ -169,3 +169,49 @@ test("reads the docker-archive the image build writes (src/image)", () => {
 function file(path: string, data: string): TarEntry {
   return { path, type: "file", mode: 0o644, mtime: 0, data: Buffer.from(data) };
 }
+
+test("menus come from the version's command tree: a property that release lacks is an unknown parameter", async () => {
+  const veth = { name: "veth1", address: "172.17.0.2/24", gateway: "172.17.0.1" };
+  const image = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.98.5" });
+  for (const [version, prop, known] of [
+    ["7.19", "memory-high", false],
+    ["7.20", "memory-high", true],
+    ["7.21.1", "tmpfs", false],
+    ["7.21.2", "tmpfs", true],
+    ["7.22.3", "restart-policy", false],
+    ["7.23", "restart-policy", true],
+    ["7.23", "auto-restart-interval", false],
+    ["7.18", "name", false],
+  ] as const) {
+    await withSim({ version, registry: { "r.example/ts:1": image } }, async (s) => {
+      await call(s, "PUT", "interface/veth", veth);
+      const value = { "memory-high": "96M", tmpfs: "16M@/tmp", "restart-policy": "on-failure", "auto-restart-interval": "10s", name: "ts" }[prop];
+      const r = await call(s, "PUT", "container", { "remote-image": "r.example/ts:1", interface: "veth1", [prop]: value });
+      if (known) assert.equal(r.status, 200, `${version} ${prop}: ${JSON.stringify(r.json)}`);
+      else assert.deepEqual([r.status, r.json.detail], [400, `unknown parameter ${prop}`], `${version} ${prop}`);
+    });
+  }
+  await withSim({ version: "7.19" }, async (s) => {
+    const r = await call(s, "POST", "container/mounts/add", {});
+    assert.equal(r.status, 400);
+    const m = await call(s, "PUT", "container/mounts", { name: "m", src: "a", dst: "/b", mode: "rw" });
+    assert.deepEqual([m.status, m.json.detail], [400, "unknown parameter mode"], "mounts mode came in 7.23");
+    const cfg = await call(s, "POST", "container/config/set", { "memory-high": "96M" });
+    assert.deepEqual([cfg.status, cfg.json.detail], [400, "unknown parameter memory-high"], "7.19's /container/config has ram-high");
+    assert.equal((await call(s, "POST", "container/config/set", { "ram-high": "96M" })).status, 200);
+  });
+});
+
+test("/console/inspect answers from the tree: one self row, then the children", async () => {
+  await withSim({ version: "7.24" }, async (s) => {
+    const r = await call(s, "POST", "console/inspect", { request: "child", path: "container,add" });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json[0], { name: "add", "node-type": "cmd", type: "self" });
+    const args = r.json.filter((x: any) => x.type === "child").map((x: any) => x.name);
+    for (const a of ["restart-policy", "memory-max", "healthcheck-cmd", "envlists", "mountlists", "privileged"]) assert.ok(args.includes(a), a);
+    assert.deepEqual((await call(s, "POST", "console/inspect", { request: "child", path: "container,nothing" })).json, []);
+  });
+  await withSim({ version: "7.24", containerPackage: false }, async (s) => {
+    assert.deepEqual((await call(s, "POST", "console/inspect", { request: "child", path: "container,add" })).json, []);
+  });
+});

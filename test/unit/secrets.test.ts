@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
 import { projectRoot } from "../../src/paths.js";
-import { startTestbed, TESTBED_PASSWORD } from "../../src/routeros/simulator/testbed.js";
+import { startTestbed, TESTBED_PASSWORD } from "../support/routeros-testbed.js";
 import { atomicWriteFile, writeSecretFile } from "../../src/util/fsx.js";
 
 const bin = join(projectRoot, "bin", "mikrotik-tailscale.js");

@@ -27,7 +27,7 @@ function nodeTest(file: string, env: NodeJS.ProcessEnv) {
 
 for (const [suite, removed] of [
   ["update-script.test.ts", "update-script/install-7.20-x86.rsc"],
-  ["routeros-rsc.test.ts", "routeros/7.21.2.rsc"],
+  ["routeros-rsc.test.ts", "routeros/7.22.rsc"],
 ] as const) {
   test(`${suite}: a missing golden file fails and is not written`, (t) => {
     const root = mkdtempSync(join(tmpdir(), "mt-golden-"));

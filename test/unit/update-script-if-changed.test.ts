@@ -15,8 +15,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { deploy, type RunOptions } from "../../src/routeros/deploy.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
-import { makeFixtureImage } from "../../src/routeros/simulator/fixture.js";
-import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../../src/routeros/simulator/testbed.js";
+import { makeFixtureImage } from "../support/routeros-fixture.js";
+import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
 import { DIGEST_MARK, recordedDigest, upgradeIfChanged } from "../../src/routeros/update-check.js";
 import { projectRoot } from "../../src/paths.js";
 

@@ -141,3 +141,17 @@ test("the digest record in a container comment", () => {
   assert.ok(platformMatches({ os: "linux", architecture: "arm", variant: "v5" }, architecture("armv5")));
   assert.ok(!platformMatches({ os: "linux", architecture: "amd64", variant: "v3" }, architecture("amd64")));
 });
+
+test("the update script fits every release it can run on, and refuses those without container names", async () => {
+  const { forVersion, loadRouterConfig } = await import("../../src/routeros/config.js");
+  const { knownReleases } = await import("../../src/routeros/schema/tree.js");
+  const { buildPlan } = await import("../../src/routeros/plan.js");
+  const { renderUpdateInstaller } = await import("../../src/routeros/update-script.js");
+  const base = loadRouterConfig(new URL("../golden/update-script/router.yaml", import.meta.url).pathname);
+  for (const v of knownReleases()) {
+    const c = forVersion(base, v);
+    const render = () => renderUpdateInstaller(c, buildPlan(c, { resolveSecrets: false }));
+    if (c.syntax.containerKey === "name") assert.match(render(), /\/system\/scheduler\/add/, v);
+    else assert.throws(render, /RouterOS 7\.1[678](\.\d)? has no container names \(they came in 7\.19\): use 'routeros upgrade'/, v);
+  }
+});

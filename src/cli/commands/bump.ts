@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { featureAllowlist, loadImageSpec } from "../../image/spec.js";
 import { UsageError } from "../../errors.js";
 import { configDir, goModuleDir, projectRoot } from "../../paths.js";
 import { pinBusybox } from "../../release/busybox-pin.js";
@@ -44,7 +45,7 @@ export const bumpCommand: Command = {
     if (stringOpt(args, "version")) throw new UsageError("bump: use --to for a Tailscale version (--version is for 'bump busybox')");
     const r = await bumpTailscale({
       goDir: goModuleDir,
-      featuresFile: join(configDir, "features.txt"),
+      features: featureAllowlist(loadImageSpec()),
       to: stringOpt(args, "to"),
       dryRun,
       log: (l) => process.stderr.write(l + "\n"),

@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
-import { UsageError } from "../../errors.js";
-import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
+import { FailureError, UsageError } from "../../errors.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
 import { resolveTarget } from "../../routeros/credentials.js";
 import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } from "../../routeros/deploy.js";
 import { buildPlan } from "../../routeros/plan.js";
-import { RestClient } from "../../routeros/rest.js";
+import { peerCertificateFingerprint, RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
+import { renderApp } from "../../routeros/app.js";
+import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
 import { upgradeIfChanged } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
@@ -23,6 +24,8 @@ const routerOpts = {
   router: { type: "string" },
   "password-file": { type: "string" },
   "ca-file": { type: "string" },
+  "tls-server-name": { type: "string" },
+  "tls-fingerprint": { type: "string" },
   insecure: { type: "boolean" },
 } as const;
 const runOpts = {
@@ -64,6 +67,8 @@ function client(args: ParsedArgs, config?: RouterConfig): RestClient {
     configRouter: config?.router,
     passwordFile: stringOpt(args, "password-file"),
     caFile: stringOpt(args, "ca-file"),
+    tlsServerName: stringOpt(args, "tls-server-name"),
+    tlsFingerprint: stringOpt(args, "tls-fingerprint"),
     insecure: boolOpt(args, "insecure"),
   });
   for (const w of warnings) err(w);
@@ -104,14 +109,34 @@ const scriptCommand: Command = {
     const showSecrets = boolOpt(args, "show-secrets");
     const plan = buildPlan(config, { resolveSecrets: showSecrets });
     const text = renderScript(config, plan, { showSecrets });
-    const out = stringOpt(args, "output");
-    if (out) {
-      if (showSecrets) await writeSecretFile(out, text);
-      else await atomicWriteFile(out, text);
-      err(`wrote ${out}${showSecrets ? " (contains the auth key: keep it private)" : ""}`);
-    } else {
-      process.stdout.write(text);
-    }
+    await emit(stringOpt(args, "output"), text, showSecrets);
+  },
+};
+
+/** Writes to a file atomically (0600 when it holds a secret, whatever was there), or to stdout. */
+async function emit(out: string | undefined, text: string, secret: boolean, what = "the auth key"): Promise<void> {
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  if (secret) await writeSecretFile(out, text);
+  else await atomicWriteFile(out, text);
+  err(`wrote ${out}${secret ? ` (contains ${what}: keep it private)` : ""}`);
+}
+
+const appCommand: Command = {
+  name: "app",
+  summary: "write a RouterOS /app (7.22+) for a registry image, plus the route and DNS forward /app cannot express",
+  usage: ["app [-c router.yaml] [--routeros-version 7.24] [--show-secrets] [-o tailscale-app.rsc] [--yaml-out tailscale-app.yaml]"],
+  options: { ...configOpt, "routeros-version": { type: "string" }, "show-secrets": { type: "boolean" }, output: { type: "string", short: "o" }, "yaml-out": { type: "string" } },
+  async run(args) {
+    const config = loadConfig(args);
+    const showSecrets = boolOpt(args, "show-secrets");
+    const app = renderApp(config, { resolveSecrets: showSecrets, showSecrets });
+    for (const n of app.notes) err(`note: ${n}`);
+    const yamlOut = stringOpt(args, "yaml-out");
+    if (yamlOut) await emit(yamlOut, app.yaml, showSecrets);
+    await emit(stringOpt(args, "output"), app.script, showSecrets);
   },
 };
 
@@ -119,7 +144,7 @@ const deployCommand: Command = {
   name: "deploy",
   summary: "set the router up through its REST API; changes only what differs",
   usage: [
-    "deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --insecure]",
+    "deploy [-c router.yaml] --router https://user@host [--dry-run] [--ca-file ca.pem | --tls-fingerprint sha256:... | --insecure] [--tls-server-name NAME]",
     "deploy ... [--serve-address ADDR] [--serve-port N] [--timeout SECONDS] [--settle SECONDS] [--update-secrets]",
     "deploy ... --password-file FILE    (or ROUTEROS_PASSWORD / ROUTEROS_PASSWORD_FILE in the environment)",
   ],
@@ -168,7 +193,10 @@ const upgradeCommand: Command = {
 const statusCommand: Command = {
   name: "status",
   summary: "show the container, the image version in it and whether the node is up",
-  usage: ["status [-c router.yaml | --name tailscale] --router https://user@host [--json]"],
+  usage: [
+    "status [-c router.yaml | --name tailscale] --router https://user@host [--json]",
+    "status ...    (prints the router's TLS certificate fingerprint, for --tls-fingerprint)",
+  ],
   options: { ...configOpt, ...routerOpts, name: { type: "string" }, json: { type: "boolean" } },
   async run(args) {
     const path = configPath(args);
@@ -177,11 +205,35 @@ const statusCommand: Command = {
     const c = client(args, config);
     try {
       const s = await status(c, name);
+      if (c.peerFingerprint) s.tlsFingerprint = c.peerFingerprint;
       process.stdout.write((boolOpt(args, "json") ? JSON.stringify(s, null, 2) : formatStatus(s, name)) + "\n");
       return s.container ? 0 : 1;
     } finally {
       c.close();
     }
+  },
+};
+
+const certificateCommand: Command = {
+  name: "certificate",
+  summary: "print the router's TLS certificate fingerprint, to pin with --tls-fingerprint (sends no credentials)",
+  usage: ["certificate --router https://host [--tls-server-name NAME]"],
+  options: { router: { type: "string" }, "tls-server-name": { type: "string" } },
+  async run(args) {
+    const raw = stringOpt(args, "router") ?? process.env.ROUTEROS_URL;
+    if (!raw) throw new UsageError("no router given: use --router https://host or ROUTEROS_URL");
+    let u: URL;
+    try {
+      u = new URL(/^[a-z]+:\/\//i.test(raw) ? raw : `https://${raw}`);
+    } catch {
+      throw new UsageError(`--router: '${raw}' is not a URL (expected https://host)`);
+    }
+    if (u.protocol !== "https:") throw new UsageError("--router: a certificate needs https://");
+    const fp = await peerCertificateFingerprint(u.origin, stringOpt(args, "tls-server-name"));
+    if (!fp) throw new FailureError(`no TLS certificate from ${u.host}: is www-ssl enabled and the port right?`);
+    process.stdout.write(`${fp}\n`);
+    err(`the certificate ${u.host} shows; if /certificate print detail on the router shows the same fingerprint, pin it:`);
+    err(`  export ROUTEROS_TLS_FINGERPRINT=${fp}    (or --tls-fingerprint ${fp})`);
   },
 };
 
@@ -229,6 +281,6 @@ const simulateCommand: Command = {
 export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
-  usage: ["routeros <script|deploy|upgrade|status> [options]", "routeros <command> --help"],
-  subcommands: [scriptCommand, deployCommand, upgradeCommand, statusCommand, simulateCommand, updateScriptCommand],
+  usage: ["routeros <script|app|deploy|upgrade|status> [options]", "routeros <command> --help"],
+  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, certificateCommand, simulateCommand, updateScriptCommand],
 };

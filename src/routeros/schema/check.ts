@@ -45,9 +45,14 @@ export interface Missing {
 
 /** What the plan writes that the model lacks; empty when everything exists. */
 export function missingWrites(plan: Plan, model: RouterOsModel, extra: Write[] = []): Missing[] {
+  return missingArgs(model, [...planWrites(plan), ...extra]);
+}
+
+/** Which of these writes the model lacks. */
+export function missingArgs(model: RouterOsModel, writes: Write[]): Missing[] {
   const out: Missing[] = [];
   const seen = new Set<string>();
-  for (const w of [...planWrites(plan), ...extra]) {
+  for (const w of writes) {
     const have = model.args(w.command);
     if (!have) {
       if (!seen.has(w.command)) out.push({ command: w.command, why: w.why });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { architecture, type ArchName } from "../../arch.js";
-import { VERSION_LABEL } from "../image.js";
-import { writeTar, type TarEntry } from "../../image/tar.js";
+import { architecture, type ArchName } from "../../src/arch.js";
+import { VERSION_LABEL } from "../../src/routeros/image.js";
+import { writeTar, type TarEntry } from "../../src/image/tar.js";
 
 /*
  * Tiny docker-archive images for the simulator and the tests: the layout our

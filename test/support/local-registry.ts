@@ -7,9 +7,9 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MissingToolError } from "../../errors.js";
-import { selfSignedCertificate } from "../../routeros/simulator/cert.js";
-import { run } from "../../util/exec.js";
+import { MissingToolError } from "../../src/errors.js";
+import { selfSignedCertificate } from "../../src/routeros/simulator/cert.js";
+import { run } from "../../src/util/exec.js";
 
 /*
  * (testing) A real OCI registry on 127.0.0.1: Debian's docker-registry

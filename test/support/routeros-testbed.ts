@@ -1,12 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ArchName } from "../../arch.js";
-import { parseRouterConfig, type RouterConfig } from "../config.js";
-import { buildPlan, type PlanOptions } from "../plan.js";
-import { RestClient } from "../rest.js";
-import { fixtureFileName, makeFixtureImage, type FixtureImage } from "./fixture.js";
-import { startSimulator, type RunningSimulator, type SimulatorServerOptions } from "./server.js";
+import type { ArchName } from "../../src/arch.js";
+import { parseRouterConfig, type RouterConfig } from "../../src/routeros/config.js";
+import { buildPlan, type PlanOptions } from "../../src/routeros/plan.js";
+import { RestClient } from "../../src/routeros/rest.js";
+import { fixtureFileName, makeFixtureImage, type FixtureImage } from "./routeros-fixture.js";
+import { startSimulator, type RunningSimulator, type SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
+import { treeNode, type TreeNode } from "../../src/routeros/schema/tree.js";
 
 /*
  * A simulator, a client that trusts it, a temporary directory with fixture
@@ -65,4 +66,22 @@ export async function startTestbed(opts: SimulatorServerOptions = {}): Promise<T
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs fn with a fresh testbed, closing it afterwards. */
+export async function withTestbed(opts: SimulatorServerOptions, fn: (tb: Testbed) => Promise<void>): Promise<void> {
+  const tb = await startTestbed(opts);
+  try {
+    await fn(tb);
+  } finally {
+    await tb.close();
+  }
+}
+
+/** Removes arguments from add and set of a command in a simulator's tree: a router of the future. */
+export function dropArgs(tree: TreeNode, command: string, args: string[]): void {
+  for (const c of [command, command.replace(/\/add$/, "/set")]) {
+    const node = treeNode(tree, c);
+    for (const a of args) if (node) delete node[a];
+  }
 }
