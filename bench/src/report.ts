@@ -381,7 +381,7 @@ function capSection(r: Results): string[] {
     `${x.capMiB} MiB`,
     x.gomemlimit,
     x.logged?.startsWith("GOMEMLIMIT=") ? `\`${x.logged.slice("GOMEMLIMIT=".length).split(" ")[0]}\`` : x.logged || x.gomemlimit === "off" ? "not set" : "–",
-    x.survived ? "survived" : `**killed**${x.killed.length ? ` (${x.killed.map((n) => (n === "a" ? "receiver" : "sender")).join(", ")})` : ""}${x.error ? `: ${x.error.slice(0, 80)}` : ""}`,
+    x.survived ? "survived" : `**killed**${x.killed.length ? ` (${x.killed.map((n) => (n === "a" ? "receiver" : "sender")).join(", ")})` : ""}${x.error && !x.killed.length ? `: ${x.error.slice(0, 80)}` : ""}`,
     memMiB(x.peakKiB.a),
     memMiB(x.peakKiB.b),
     memMiB(x.hwmKiB.a),
