@@ -2,6 +2,8 @@ module github.com/mikrotik-tailscale/mikrotik-tailscale/go
 
 go 1.26.6
 
+toolchain go1.26.8
+
 require golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
 
 require (
