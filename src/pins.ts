@@ -59,6 +59,8 @@ export function loadPins(dir = configDir): Pins {
 export interface GoModulePins {
   /** Minimum Go version the module asks for (the `go` line). */
   goVersion: string;
+  /** The Go that builds the images: the `toolchain` line, else the `go` line. */
+  toolchainVersion: string;
   tailscaleVersion: string;
   caRootsVersion: string;
 }
@@ -73,7 +75,8 @@ export function parseGoMod(text: string): GoModulePins {
   if (!goLine || !tailscale || !roots) {
     throw new InvalidInputError("go/go.mod: expected a go line and requirements on tailscale.com and golang.org/x/crypto/x509roots/fallback");
   }
-  return { goVersion: goLine, tailscaleVersion: tailscale, caRootsVersion: roots };
+  const toolchain = /^toolchain go(\S+)$/m.exec(text)?.[1] ?? goLine;
+  return { goVersion: goLine, toolchainVersion: toolchain, tailscaleVersion: tailscale, caRootsVersion: roots };
 }
 
 export function loadGoModPins(dir = goModuleDir): GoModulePins {

@@ -53,7 +53,7 @@ async function checkArch(a: Architecture, seenQemu: Set<string>): Promise<ToolCh
 /** Every tool the build and the tests need, each with the command that installs it. */
 export async function checkHost(): Promise<ToolCheck[]> {
   const checks: ToolCheck[] = [];
-  const want = loadGoModPins().goVersion;
+  const want = loadGoModPins().toolchainVersion;
   // GOTOOLCHAIN=local: the Go on PATH itself, not one it would download.
   const gov = await has("go", ["version"], { ...process.env, GOTOOLCHAIN: "local" });
   const goOk = !!gov && versionAtLeast(parseGoVersion(gov), parseGoVersion(`go${want}`));

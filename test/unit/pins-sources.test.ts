@@ -34,7 +34,8 @@ test("the repo's pins load, and Tailscale is pinned to a stable (even minor) rel
 
 test("go.mod parsing finds tailscale and the CA roots, direct or indirect", () => {
   const g = parseGoMod("module x\n\ngo 1.26.6\n\nrequire golang.org/x/crypto/x509roots/fallback v0.0.0-1\n\nrequire (\n\ttailscale.com v1.102.5 // indirect\n)\n\ntool tailscale.com/cmd/tailscaled\n");
-  assert.deepEqual(g, { goVersion: "1.26.6", tailscaleVersion: "v1.102.5", caRootsVersion: "v0.0.0-1" });
+  assert.deepEqual(g, { goVersion: "1.26.6", toolchainVersion: "1.26.6", tailscaleVersion: "v1.102.5", caRootsVersion: "v0.0.0-1" });
+  assert.equal(parseGoMod("module x\n\ngo 1.26.6\n\ntoolchain go1.26.8\n\nrequire golang.org/x/crypto/x509roots/fallback v0.0.0-1\nrequire tailscale.com v1.102.5\n").toolchainVersion, "1.26.8");
   assert.throws(() => parseGoMod("module x\n"), InvalidInputError);
 });
 
