@@ -10,7 +10,7 @@ import type { RestClient, RosRecord } from "./rest.js";
 import { localAddressFor, serveFile } from "./serve.js";
 import { parseRouterOsVersion, type RouterOsVersion } from "./version.js";
 import { inspectRouter } from "./schema/inspect.js";
-import { MissingPropertyError, treeModel, type RouterOsModel } from "./schema/model.js";
+import { describeSource, MissingPropertyError, treeModel, type RouterOsModel } from "./schema/model.js";
 
 /*
  * deploy, upgrade and status over the RouterOS REST API. Everything that can
@@ -112,7 +112,7 @@ export async function preflight(client: RestClient, config: RouterConfig): Promi
   if (!model) {
     model = treeModel(version);
     notes.push(
-      `the router did not answer /console/inspect (its user needs the read, api and rest-api policies): using ${model.source.kind === "tree" ? `RouterOS ${model.source.name}'s command tree` : "a command tree"}`,
+      `the router did not answer /console/inspect (its user needs the read, api and rest-api policies): using ${describeSource(model)}`,
     );
     if (model.warning) notes.push(model.warning);
   }
@@ -170,10 +170,6 @@ async function findContainer(client: RestClient, plan: Plan, previous = false): 
   return all.find((c) => hasKey(c, k.field, previous ? k.previous : k.value));
 }
 
-/** The container's display name: its name, or on routers without names its comment key. */
-function label(c: RosRecord, plan: Plan): string {
-  return c.name || plan.container.name;
-}
 
 async function getContainer(client: RestClient, id: string): Promise<RosRecord> {
   return client.get<RosRecord>(`container/${id}`);

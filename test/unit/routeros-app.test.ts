@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { parseRouterConfig, forVersion } from "../../src/routeros/config.js";
 import { appDocument, renderApp, validateAppDocument } from "../../src/routeros/app.js";
 import { childNames, loadTree, treeNode } from "../../src/routeros/schema/tree.js";
+import { scriptWrites } from "../support/rsc-writes.js";
 
 /*
  * `routeros app`: the /app YAML is checked against RouterOS's /app schema
@@ -41,18 +42,14 @@ for (const v of ["7.22", "7.23", "7.24"]) {
     assert.ok(out.notes.some((n) => /TS_AUTHKEY is left out/.test(n)));
 
     const tree = loadTree(v);
-    const lines = out.script.split("\n").filter((l) => !l.startsWith("#"));
     let checked = 0;
-    for (const l of lines) {
-      const flat = l.replace(/\[[^[\]]*\]/g, "[]").replace(/\[[^[\]]*\]/g, "[]");
-      for (const m of flat.matchAll(/(\/[a-z][a-z0-9/-]*)\/(add|set)\b([^;{}]*)/g)) {
-        const node = treeNode(tree, `${m[1]!.slice(1)}/${m[2]}`);
-        assert.ok(node, `${v}: no ${m[1]}/${m[2]}`);
-        const args = new Set(childNames(node));
-        for (const p of m[3]!.matchAll(/(?:^|\s)([a-z][a-z0-9-]*)=/g)) {
-          assert.ok(args.has(p[1]!), `${v}: ${m[1]}/${m[2]} has no '${p[1]}' (${l.trim()})`);
-          checked++;
-        }
+    for (const w of scriptWrites(out.script)) {
+      const node = treeNode(tree, w.command);
+      assert.ok(node, `${v}: no /${w.command}`);
+      const args = new Set(childNames(node));
+      for (const p of w.props) {
+        assert.ok(args.has(p), `${v}: /${w.command} has no '${p}' (${w.line})`);
+        checked++;
       }
     }
     assert.ok(checked >= 10, `properties checked: ${checked}`);

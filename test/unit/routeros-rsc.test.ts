@@ -7,6 +7,7 @@ import { buildPlan } from "../../src/routeros/plan.js";
 import { renderScript, rosString, rosValue } from "../../src/routeros/rsc.js";
 import { forVersion } from "../../src/routeros/config.js";
 import { knownReleases, loadTree, treeNode, childNames } from "../../src/routeros/schema/tree.js";
+import { scriptWrites } from "../support/rsc-writes.js";
 
 /*
  * Golden tests of the generated .rsc for each RouterOS version whose syntax
@@ -38,25 +39,6 @@ for (const version of GOLDEN_VERSIONS) {
     assert.ok(existsSync(path), `${path} is missing: write it with UPDATE_GOLDEN=1, review it and check it in`);
     assert.equal(text, readFileSync(path, "utf8"), `${version}.rsc differs; run with UPDATE_GOLDEN=1 if the change is intended`);
   });
-}
-
-/** The `/menu/add` and `/menu/set` commands of a script, with the properties each sets (find-expressions left out). */
-function scriptWrites(text: string): { command: string; props: string[]; line: string }[] {
-  const out: { command: string; props: string[]; line: string }[] = [];
-  for (const raw of text.split("\n")) {
-    if (raw.trim().startsWith("#")) continue;
-    let line = raw;
-    // Drop [...] expressions (finds, gets), innermost first.
-    for (let prev = ""; prev !== line; ) {
-      prev = line;
-      line = line.replace(/\[[^[\]]*\]/g, "[]");
-    }
-    for (const m of line.matchAll(/(\/[a-z][a-z0-9/-]*)\/(add|set)\b([^;{}]*)/g)) {
-      const props = [...m[3]!.matchAll(/(?:^|\s)([a-z][a-z0-9-]*)=/g)].map((x) => x[1]!);
-      out.push({ command: `${m[1]!.slice(1)}/${m[2]}`, props, line: raw.trim() });
-    }
-  }
-  return out;
 }
 
 test("every property a script sets exists in its version's command tree (every release 7.16-7.24)", () => {

@@ -52,8 +52,8 @@ export interface RouterOsModel {
 }
 
 /** A model read from a release's command tree. */
-export function treeModel(version: RouterOsVersion, treeName?: string): RouterOsModel {
-  const choice = treeName ? { name: treeName, warning: undefined } : chooseTree(version);
+export function treeModel(version: RouterOsVersion): RouterOsModel {
+  const choice = chooseTree(version);
   const tree = loadTree(choice.name);
   return modelFromTree(version, tree, { kind: "tree", name: choice.name }, choice.warning);
 }
