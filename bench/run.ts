@@ -20,7 +20,7 @@ import { buildInlineExperiment, buildReference, INLINE_EXPERIMENTS, type RecipeB
 import { readRecord } from "../src/build/index.js";
 import { runMeta } from "./src/machine.js";
 import { renderReport } from "./src/report.js";
-import { mergeResults, type FlashRow, type Results, type Variant } from "./src/results.js";
+import { mergeResults, type BaselineInfo, type FlashRow, type Results, type Variant } from "./src/results.js";
 import type { VariantSource } from "./src/nodes.js";
 import { runCaps, runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
@@ -69,7 +69,35 @@ class Artifacts {
     private readonly snap: Snapshot,
     private readonly work: string,
     private readonly arches: Architecture[],
+    private readonly base?: Snapshot,
   ) {}
+
+  /** Profile small built from the baseline snapshot by its own CLI (its code, its pins). */
+  baseline(): Promise<CliBuild> {
+    const base = this.base;
+    if (!base) throw new Error("no --baseline given");
+    let p = this.builds.get("baseline");
+    if (!p) {
+      p = step(`baseline build (${base.commit.slice(0, 12)}), ${this.arches.map((a) => a.name).join(", ")}`, () =>
+        runCliBuild({
+          what: "baseline",
+          srcDir: base.dir,
+          outDir: join(this.work, "builds", "baseline"),
+          profile: "small",
+          arches: this.arches,
+          env: { SOURCE_DATE_EPOCH: String(base.commitTime) },
+          log,
+        }),
+      );
+      this.builds.set("baseline", p);
+    }
+    return p;
+  }
+
+  async baselineTar(arch: string): Promise<string> {
+    const b = await this.baseline();
+    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins(join(this.base!.dir, "go")).tailscaleVersion, arch));
+  }
 
   ours(profile: "small" | "fast"): Promise<CliBuild> {
     let p = this.builds.get(profile);
@@ -137,6 +165,7 @@ async function flashStep(art: Artifacts, arches: Architecture[], variants: Varia
     const f = await ourFlashRow("fast", fast.outDir, a.name);
     const st = await art.stockBuild(a);
     rows.push(s, f, stockFlashRow(a.name, { tailscaled: await fileSize(st.files.tailscaled), tailscale: await fileSize(st.files.tailscale) }, f));
+    if (variants.includes("baseline")) rows.push(await ourFlashRow("baseline", (await art.baseline()).outDir, a.name));
     // The recipes need full builds of their own: the reference for amd64 (the
     // nodes) and arm64 (the target), the inlining experiments for amd64 only.
     for (const v of variants.filter((x) => (x === "reference" && RECIPE_ARCHES.includes(a.name)) || (INLINE_EXPERIMENTS[x] && a.name === "amd64"))) {
@@ -153,6 +182,7 @@ async function variantSource(art: Artifacts, v: Variant): Promise<VariantSource>
   const amd64 = architecture("amd64");
   if (v === "small" || v === "fast") return { variant: v, tar: await art.tar(v, "amd64") };
   if (v === "stock") return { variant: v, tar: await art.tar("fast", "amd64"), stock: (await art.stockBuild(amd64)).files };
+  if (v === "baseline") return { variant: v, tar: await art.baselineTar("amd64") };
   return { variant: v, tar: await art.tar("small", "amd64"), combined: (await art.recipe(v, amd64)).binary };
 }
 
@@ -261,6 +291,16 @@ async function main(argv: string[]): Promise<number> {
   log(`steps: ${opts.steps.join(", ")}; work folder ${opts.workDir}`);
   const snap = await step("snapshot of the committed HEAD", () => snapshotHead(join(opts.workDir, "src")));
   log(`  commit ${snap.commit.slice(0, 12)}, SOURCE_DATE_EPOCH ${snap.commitTime}`);
+  let base: Snapshot | undefined;
+  let baseInfo: BaselineInfo | undefined;
+  if (opts.baseline !== undefined) {
+    const ref = opts.baseline;
+    base = await step(`snapshot of the baseline ${ref}`, () => snapshotHead(join(opts.workDir, "baseline-src"), ref));
+    const pins = loadGoModPins(join(base.dir, "go"));
+    baseInfo = { ref, commit: base.commit, tailscale: pins.tailscaleVersion, go: `go${pins.toolchainVersion}` };
+    log(`  baseline ${ref}: commit ${base.commit.slice(0, 12)}, Tailscale ${baseInfo.tailscale}, ${baseInfo.go}`);
+  }
+  const meta = () => runMeta(snap.commit, baseInfo);
   let all: Architecture[];
   try {
     all = parseArchList(opts.arches.join(","));
@@ -272,7 +312,7 @@ async function main(argv: string[]): Promise<number> {
   // look at, plus amd64 for the nodes of memory and throughput.
   const artArches = opts.steps.includes("flash") || opts.steps.includes("build") ? [...all] : [];
   if (needsRoot && !artArches.some((a) => a.name === "amd64")) artArches.unshift(architecture("amd64"));
-  const art = new Artifacts(snap, opts.workDir, parseArchList(artArches.map((a) => a.name).join(",")));
+  const art = new Artifacts(snap, opts.workDir, parseArchList(artArches.map((a) => a.name).join(",")), base);
 
   if (runtime) {
     const sources: VariantSource[] = [];
@@ -294,25 +334,26 @@ async function main(argv: string[]): Promise<number> {
         log,
       }),
     );
-    const meta = await runMeta(snap.commit);
+    const m = await meta();
     await save({
-      ...(r.memory ? { memory: { meta, ...r.memory } } : {}),
-      ...(r.throughput ? { throughput: { meta, ...r.throughput } } : {}),
+      ...(r.memory ? { memory: { meta: m, ...r.memory } } : {}),
+      ...(r.throughput ? { throughput: { meta: m, ...r.throughput } } : {}),
     });
   }
 
   if (opts.steps.includes("cap")) {
-    const small = await variantSource(art, "small");
+    const capped: VariantSource[] = [await variantSource(art, "small")];
+    if (opts.variants.includes("baseline")) capped.push(await variantSource(art, "baseline"));
     const headscaleBin = await ensureHeadscale(log);
-    const runs = opts.capsMiB.flatMap((capMiB) => opts.capModes.map((gomemlimit) => ({ source: small, capMiB, gomemlimit })));
+    const runs = capped.flatMap((source) => opts.capsMiB.flatMap((capMiB) => opts.capModes.map((gomemlimit) => ({ source, capMiB, gomemlimit }))));
     const c = await step(`memory under caps of ${opts.capsMiB.join(", ")} MiB`, () => runCaps({ runs, headscaleBin, trafficSeconds: opts.trafficSeconds, log }));
-    await save({ cap: { meta: await runMeta(snap.commit), ...c } });
+    await save({ cap: { meta: await meta(), ...c } });
   }
 
   // Flash last: its builds for the other architectures are the slowest part and no runtime figure needs them.
   if (opts.steps.includes("flash")) {
     const rows = await step("flash", () => flashStep(art, all, opts.variants));
-    await save({ flash: { meta: await runMeta(snap.commit), rows, stockNote: STOCK_NOTE, recipeNote: RECIPE_NOTE } });
+    await save({ flash: { meta: await meta(), rows, stockNote: STOCK_NOTE, recipeNote: RECIPE_NOTE } });
   }
 
   if (opts.steps.includes("vm-memory")) {
@@ -321,18 +362,24 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const headscaleBin = await ensureHeadscale(log);
-    const vmArt = new Artifacts(snap, opts.workDir, parseArchList("amd64,arm64,armv7"));
-    const laptopTar = await vmArt.tar("small", "amd64");
+    const vmArt = new Artifacts(snap, opts.workDir, parseArchList("amd64,arm64,armv7"), base);
     const rows: VmMemoryRow[] = [];
-    for (const arch of ["arm64", "armv7"] as const) {
-      const routerTar = await vmArt.tar("small", arch);
-      rows.push(await step(`memory in the ${arch} router VM`, () => measureVmMemory({ arch, routerTar, laptopTar, headscaleBin, idleSeconds: opts.idleSeconds, trafficMB: 16, log })));
+    // The baseline's router has a baseline peer too: each pair runs one version.
+    for (const variant of opts.variants.includes("baseline") ? (["small", "baseline"] as const) : (["small"] as const)) {
+      const tarOf = (arch: string) => (variant === "baseline" ? vmArt.baselineTar(arch) : vmArt.tar("small", arch));
+      const laptopTar = await tarOf("amd64");
+      for (const arch of ["arm64", "armv7"] as const) {
+        const routerTar = await tarOf(arch);
+        const row = await step(`memory in the ${arch} router VM (${variant})`, () => measureVmMemory({ arch, routerTar, laptopTar, headscaleBin, idleSeconds: opts.idleSeconds, trafficMB: 16, log }));
+        rows.push({ ...row, variant });
+      }
     }
-    await save({ vmMemory: { meta: await runMeta(snap.commit), rows } });
+    await save({ vmMemory: { meta: await meta(), rows } });
   }
 
   if (opts.steps.includes("build")) {
     const b = await step("build", () => buildStep(opts, snap, art, all));
+    if (baseInfo) b.meta.baseline = baseInfo;
     await save({ build: b });
   }
 

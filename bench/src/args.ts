@@ -33,6 +33,8 @@ export interface BenchOptions {
   reportDir: string;
   /** Only write REPORT.md again from results.json: no measuring. */
   renderOnly: boolean;
+  /** A git ref whose small build runs beside ours as the `baseline` variant (another Tailscale version, say). */
+  baseline?: string;
   help: boolean;
 }
 
@@ -61,6 +63,10 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
                      router VMs of test/support/vm.ts, small profile)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
+  --baseline REF     also build profile small from this git ref (a commit, tag or
+                     branch) and measure it beside ours as the variant
+                     'baseline', in flash, memory, throughput, cap and vm-memory:
+                     one run comparing two Tailscale versions, say
   --render-only      write REPORT.md again from results.json, measuring nothing
   -h, --help         this text
 
@@ -136,6 +142,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         work: { type: "string" },
         "report-dir": { type: "string" },
         "render-only": { type: "boolean" },
+        baseline: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -143,13 +150,17 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     throw new BenchUsageError((e as Error).message);
   }
   const v = parsed.values;
+  if (v.baseline !== undefined && !/^[\w][\w./~^@{}-]*$/.test(v.baseline)) throw new BenchUsageError(`--baseline: '${v.baseline}' is not a git ref`);
+  const variants = parseVariants(v.variants);
+  if (v.variants?.split(",").some((x) => x.trim() === "baseline") && v.baseline === undefined) throw new BenchUsageError("variant 'baseline' needs --baseline REF");
+  if (v.baseline !== undefined && !variants.includes("baseline")) variants.push("baseline");
   return {
     steps: parseSteps(v.only),
     runs: positiveInt("runs", v.runs, 5, 50),
     seconds: positiveInt("seconds", v.seconds, 10, 300),
     idleSeconds: positiveInt("idle", v.idle, 30, 600),
     trafficSeconds: positiveInt("traffic", v.traffic, 30, 600),
-    variants: parseVariants(v.variants),
+    variants,
     rateMbit: positiveInt("rate", v.rate, 100, 100_000),
     rateRuns: positiveInt("rate-runs", v["rate-runs"], 3, 50),
     capsMiB: parseCaps(v.caps),
@@ -158,6 +169,7 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,
     renderOnly: v["render-only"] ?? false,
+    ...(v.baseline !== undefined ? { baseline: v.baseline } : {}),
     help: v.help ?? false,
   };
 }

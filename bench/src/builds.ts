@@ -10,7 +10,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { goEnv, type Architecture } from "../../src/arch.js";
-import { goCommandEnv } from "../../src/build/tailscale.js";
+import { goCommandEnv, vendoredModule } from "../../src/build/tailscale.js";
 import { cacheRoot } from "../../src/paths.js";
 import { loadGoModPins, loadPins } from "../../src/pins.js";
 import { runCmd } from "../../test/support/netns.js";
@@ -113,6 +113,15 @@ export async function compareOutputs(a: string, b: string): Promise<DigestCompar
   return out;
 }
 
+/**
+ * The snapshot's Go module vendored with its source patches applied (the
+ * same tree our own builds compile), so that every build in the benchmark
+ * compiles the same sources.
+ */
+export function benchVendorDir(srcDir: string, log: Log): Promise<string> {
+  return vendoredModule({ step: (_label, work) => work(), info: (m) => log(`  ${m}`), detail: () => {} }, join(srcDir, "go"));
+}
+
 /** ldflags of the stock build: stripped as a release is, with the version stamped as upstream's build script does. */
 export function stockLdflags(version: string): string {
   const v = version.replace(/^v/, "");
@@ -129,17 +138,17 @@ export interface StockBuild {
 /**
  * Upstream's two binaries with default build tags: `go build -trimpath
  * -ldflags "-s -w ..."` of tailscale.com/cmd/tailscaled and cmd/tailscale
- * from the pinning module in go/, CGO off, no UPX. Kept in `dir` and
+ * from the pinning module in go/ (vendored, with its source patches), CGO off, no UPX. Kept in `dir` and
  * rebuilt only when an input changes.
  */
 export async function buildStock(srcDir: string, arch: Architecture, dir: string, log: Log): Promise<StockBuild> {
-  const goDir = join(srcDir, "go");
   const version = loadGoModPins().tailscaleVersion;
   const ldflags = stockLdflags(version);
   const env = goEnv(arch);
   const gov = (await runCmd("go", ["env", "GOVERSION"], { env: goCommandEnv() })).stdout.trim();
+  const vendor = await benchVendorDir(srcDir, log);
   const key = createHash("sha256")
-    .update(JSON.stringify([await readFile(join(goDir, "go.mod"), "utf8"), await readFile(join(goDir, "go.sum"), "utf8"), gov, env, ldflags]))
+    .update(JSON.stringify([vendor, gov, env, ldflags]))
     .digest("hex");
   const files = { tailscaled: join(dir, "tailscaled"), tailscale: join(dir, "tailscale") };
   const keyFile = join(dir, "inputs.sha256");
@@ -151,8 +160,8 @@ export async function buildStock(srcDir: string, arch: Architecture, dir: string
   const t0 = Date.now();
   for (const cmd of ["tailscaled", "tailscale"] as const) {
     log(`  stock ${arch.name}: go build tailscale.com/cmd/${cmd} (default tags)`);
-    const r = await runCmd("go", ["build", "-trimpath", `-ldflags=${ldflags}`, "-o", files[cmd], `tailscale.com/cmd/${cmd}`], {
-      cwd: goDir,
+    const r = await runCmd("go", ["build", "-mod=vendor", "-trimpath", `-ldflags=${ldflags}`, "-o", files[cmd], `tailscale.com/cmd/${cmd}`], {
+      cwd: vendor,
       env: goCommandEnv(env),
       timeoutMs: 30 * 60_000,
     });

@@ -8,9 +8,10 @@ import { fileSize } from "./builds.js";
 import type { FlashRow, Variant } from "./results.js";
 
 /** A row for one of our builds, from the root filesystem it left in outDir (measured again, not read from the record). */
-export async function ourFlashRow(variant: "small" | "fast", outDir: string, arch: ArchName): Promise<FlashRow> {
+export async function ourFlashRow(variant: "small" | "fast" | "baseline", outDir: string, arch: ArchName): Promise<FlashRow> {
   const rec = await readRecord(outDir, arch);
-  if (rec.profile !== variant) throw new Error(`${outDir} holds a ${rec.profile} build of ${arch}, expected ${variant}`);
+  const profile = variant === "baseline" ? "small" : variant;
+  if (rec.profile !== profile) throw new Error(`${outDir} holds a ${rec.profile} build of ${arch}, expected ${profile}`);
   const sizes = await measureRootfs(rootfsDir(outDir, arch));
   let imageTar: number | undefined;
   try {

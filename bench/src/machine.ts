@@ -5,7 +5,7 @@ import { imageVersion } from "../../src/build/index.js";
 import { goCommandEnv } from "../../src/build/tailscale.js";
 import { loadGoModPins, loadPins } from "../../src/pins.js";
 import { runCmd } from "../../test/support/netns.js";
-import type { MachineInfo, RunMeta, Versions } from "./results.js";
+import type { BaselineInfo, MachineInfo, RunMeta, Versions } from "./results.js";
 
 export function osName(osRelease: string, debianVersion?: string): string {
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? "Linux";
@@ -53,6 +53,6 @@ export async function versions(): Promise<Versions> {
   };
 }
 
-export async function runMeta(commit: string): Promise<RunMeta> {
-  return { date: new Date().toISOString(), commit, machine: machineInfo(), versions: await versions() };
+export async function runMeta(commit: string, baseline?: BaselineInfo): Promise<RunMeta> {
+  return { date: new Date().toISOString(), commit, ...(baseline ? { baseline } : {}), machine: machineInfo(), versions: await versions() };
 }

@@ -1,6 +1,7 @@
 /**
  * Combined tailscale/tailscaled binaries the benchmark builds itself with
- * plain `go build` (no overlay, no vendoring) from the snapshot's go/ module:
+ * plain `go build` (no overlay) from the snapshot's go/ module, vendored with
+ * its source patches as our own builds are:
  *
  * - `reference`: the reference image's recipe (shared/FIELD-NOTES.md section
  *   11) at our Tailscale version: `featuretags --min --add=osrouter` with
@@ -19,7 +20,7 @@ import type { BuildRecord } from "../../src/build/record.js";
 import { goCommandEnv } from "../../src/build/tailscale.js";
 import { UPX_ARGS, upxVersion } from "../../src/build/upx.js";
 import { runCmd } from "../../test/support/netns.js";
-import { stockLdflags, type Log } from "./builds.js";
+import { benchVendorDir, stockLdflags, type Log } from "./builds.js";
 import type { Variant } from "./results.js";
 
 /** The reference recipe's opt-ins: their ts_omit_ tags are deleted from the --min list. */
@@ -64,12 +65,13 @@ async function buildCombined(o: {
   upxArgs: readonly string[];
   log: Log;
 }): Promise<RecipeBuild> {
-  const goDir = join(o.srcDir, "go");
+  const vendor = await benchVendorDir(o.srcDir, o.log);
   const env = goEnv(o.arch);
   const gov = (await runCmd("go", ["env", "GOVERSION"], { env: goCommandEnv() })).stdout.trim();
   const upx = await upxVersion();
+  // The vendored tree's folder name is the hash of its inputs (go.mod, go.sum, Go, source patches).
   const key = createHash("sha256")
-    .update(JSON.stringify([await readFile(join(goDir, "go.mod"), "utf8"), await readFile(join(goDir, "go.sum"), "utf8"), gov, upx, env, o.tags, o.gcflags, o.ldflags, o.upxArgs]))
+    .update(JSON.stringify([vendor, gov, upx, env, o.tags, o.gcflags, o.ldflags, o.upxArgs]))
     .digest("hex");
   const binary = join(o.dir, "tailscale.combined");
   const keyFile = join(o.dir, "inputs.sha256");
@@ -81,8 +83,8 @@ async function buildCombined(o: {
   const raw = join(o.dir, "unpacked");
   const b = await runCmd(
     "go",
-    ["build", "-trimpath", `-tags=${o.tags.join(",")}`, `-ldflags=${o.ldflags}`, ...o.gcflags.map((g) => `-gcflags=${g}`), "-o", raw, "tailscale.com/cmd/tailscaled"],
-    { cwd: goDir, env: goCommandEnv(env), timeoutMs: 30 * 60_000 },
+    ["build", "-mod=vendor", "-trimpath", `-tags=${o.tags.join(",")}`, `-ldflags=${o.ldflags}`, ...o.gcflags.map((g) => `-gcflags=${g}`), "-o", raw, "tailscale.com/cmd/tailscaled"],
+    { cwd: vendor, env: goCommandEnv(env), timeoutMs: 30 * 60_000 },
   );
   if (b.code !== 0) throw new Error(`${o.variant} go build for ${o.arch.name} failed: ${(b.stderr || b.stdout).trim().split("\n").slice(-20).join("\n")}`);
   const packed = join(o.dir, "packed.tmp");

@@ -3,7 +3,7 @@ import { mbps } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { VmMemoryRow } from "./vm-memory.js";
 import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
-import { VARIANTS, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
+import { VARIANTS, type BaselineInfo, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
 
 export const ARCH_ORDER = ["amd64", "arm64", "armv7", "armv5"];
 
@@ -113,6 +113,76 @@ export function evaluateTargets(r: Results): TargetRow[] {
   return rows;
 }
 
+/** The baseline of any section (they come from one run when --baseline was given). */
+function baselineOf(r: Results): BaselineInfo | undefined {
+  return [r.flash, r.memory, r.throughput, r.cap, r.vmMemory].map((x) => x?.meta.baseline).find((b) => b !== undefined);
+}
+
+function baselineLine(b: BaselineInfo): string {
+  return `\`baseline\`: profile small built by the project at ${b.ref} (commit ${b.commit.slice(0, 12)}), Tailscale ${b.tailscale}, ${b.go}.`;
+}
+
+/**
+ * Our small build beside the baseline (another commit, typically the previous
+ * Tailscale pin), every figure from the same run on the same machine: what a
+ * version bump buys or costs a router.
+ */
+export function versionsSection(r: Results): string[] {
+  const b = baselineOf(r);
+  if (!b) return [];
+  const ours = r.flash?.meta.versions.tailscale ?? r.memory?.meta.versions.tailscale ?? "ours";
+  const rows: string[][] = [];
+  const add = (what: string, s: number | undefined, base: number | undefined, fmt: (n: number) => string, lowerIsBetter = true) => {
+    if (s === undefined || base === undefined) return;
+    const d = base === 0 ? 0 : ((s - base) / base) * 100;
+    const better = lowerIsBetter ? s < base : s > base;
+    rows.push([what, fmt(s), fmt(base), `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)}%${Math.abs(d) < 0.05 ? "" : better ? " (better)" : " (worse)"}`]);
+  };
+  for (const arch of ARCH_ORDER) {
+    const f = (v: Variant) => r.flash?.rows.find((x) => x.arch === arch && x.variant === v)?.total;
+    add(`flash, ${arch} root filesystem (bytes)`, f("small"), f("baseline"), int);
+  }
+  const node = (v: Variant, who: "a" | "b", pick: (n: NodeMemory) => number | undefined) => {
+    const n = r.memory?.variants[v]?.nodes.find((x) => x.node === who);
+    return n ? pick(n) : undefined;
+  };
+  add("idle RSS, amd64 (mean of both nodes)", meanNodes(r.memory, "small", (n) => n.idle.rssKiB), meanNodes(r.memory, "baseline", (n) => n.idle.rssKiB), memMiB);
+  if (r.memory?.routerRateMbit) {
+    add(`RSS after ${r.memory.trafficSeconds} s at ${r.memory.routerRateMbit} Mbit/s, receiver`, node("small", "a", (n) => n.afterRouterRate?.rssKiB), node("baseline", "a", (n) => n.afterRouterRate?.rssKiB), memMiB);
+    add(`RSS after ${r.memory.trafficSeconds} s at ${r.memory.routerRateMbit} Mbit/s, sender`, node("small", "b", (n) => n.afterRouterRate?.rssKiB), node("baseline", "b", (n) => n.afterRouterRate?.rssKiB), memMiB);
+  }
+  add("peak RSS (VmHWM) after unthrottled traffic, receiver", node("small", "a", (n) => n.afterTraffic?.hwmKiB), node("baseline", "a", (n) => n.afterTraffic?.hwmKiB), memMiB);
+  add("peak RSS (VmHWM) after unthrottled traffic, sender", node("small", "b", (n) => n.afterTraffic?.hwmKiB), node("baseline", "b", (n) => n.afterTraffic?.hwmKiB), memMiB);
+  for (const capMiB of [...new Set(r.cap?.runs.map((x) => x.capMiB) ?? [])]) {
+    for (const mode of [...new Set(r.cap?.runs.map((x) => x.gomemlimit) ?? [])]) {
+      const run = (v: Variant) => r.cap?.runs.find((x) => x.variant === v && x.capMiB === capMiB && x.gomemlimit === mode);
+      const s = run("small");
+      const k = run("baseline");
+      if (!s || !k) continue;
+      rows.push([`under a ${capMiB} MiB cap, TS_GOMEMLIMIT=${mode}`, s.survived ? "survived" : "**killed**", k.survived ? "survived" : "**killed**", ""]);
+      add(`  cgroup peak, receiver (${capMiB} MiB, ${mode})`, s.peakKiB.a, k.peakKiB.a, memMiB);
+      add(`  Mbit/s (${capMiB} MiB, ${mode})`, s.trafficMbps, k.trafficMbps, (n) => n.toFixed(0), false);
+    }
+  }
+  add("throughput, median Mbit/s (unthrottled)", r.throughput?.variants.small?.mbps.median, r.throughput?.variants.baseline?.mbps.median, (n) => n.toFixed(0), false);
+  add("tailscaled CPU s per GB (unthrottled)", r.throughput?.variants.small?.cpuSecondsPerGB?.median, r.throughput?.variants.baseline?.cpuSecondsPerGB?.median, (n) => n.toFixed(2));
+  add(`tailscaled CPU s per GB at ${r.throughput?.routerRate?.mbit ?? 100} Mbit/s`, r.throughput?.routerRate?.variants.small?.cpuSecondsPerGB?.median, r.throughput?.routerRate?.variants.baseline?.cpuSecondsPerGB?.median, (n) => n.toFixed(2));
+  for (const arch of ["arm64", "armv7"]) {
+    const vm = (v: "small" | "baseline") => r.vmMemory?.rows.find((x) => x.arch === arch && (x.variant ?? "small") === v);
+    add(`${arch} router VM, idle VmRSS`, vm("small")?.idle.vmRssKiB, vm("baseline")?.idle.vmRssKiB, memMiB);
+    add(`${arch} router VM, VmRSS after traffic`, vm("small")?.afterTraffic.vmRssKiB, vm("baseline")?.afterTraffic.vmRssKiB, memMiB);
+  }
+  return [
+    "## Tailscale versions side by side",
+    "",
+    `Our small build (${ours}) beside ${baselineLine(b).replace(/^`baseline`: /, "the baseline, ")} Same run, same machine; each row's`,
+    "figures come from the section below that explains them. Lower is better except for Mbit/s.",
+    "",
+    table(["reading", `small (${ours})`, `baseline (${b.tailscale})`, "change"], rows, ["l", "r", "r", "l"]),
+    "",
+  ];
+}
+
 function table(header: string[], rows: string[][], align?: ("l" | "r")[]): string {
   const a = align ?? header.map((_, i) => (i === 0 ? "l" : "r"));
   return [
@@ -123,7 +193,7 @@ function table(header: string[], rows: string[][], align?: ("l" | "r")[]): strin
 }
 
 function metaLine(m: RunMeta): string {
-  return `${m.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit.slice(0, 12)}`;
+  return `${m.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit.slice(0, 12)}${m.baseline ? `; ${baselineLine(m.baseline)}` : ""}`;
 }
 
 function flashSection(r: Results): string[] {
@@ -258,7 +328,7 @@ function vmMemorySection(r: Results): string[] {
     "router). Under qemu-user these figures would be qemu's own; here they are the guest's.",
     "",
   );
-  const cols = m.rows.map((x) => `${x.arch} (${x.guestMemMb} MB VM)`);
+  const cols = m.rows.map((x) => `${x.arch} (${x.guestMemMb} MB VM)${x.variant === "baseline" ? ", baseline" : ""}`);
   const row = (label: string, f: (x: VmMemoryRow) => number | undefined) => [label, ...m.rows.map((x) => memMiB(f(x)))];
   out.push(
     table(
@@ -367,7 +437,7 @@ function throughputSection(r: Results): string[] {
 function capSection(r: Results): string[] {
   const c = r.cap;
   if (!c) return ["## Memory under a cap", "", "_Not measured yet: `npm run bench -- --only cap`._", ""];
-  const out = ["## Memory under a cgroup cap (amd64, profile small)", "", `Measured ${metaLine(c.meta)}.`, ""];
+  const out = ["## Memory under a cgroup cap (amd64)", "", `Measured ${metaLine(c.meta)}.`, ""];
   out.push(
     "Both nodes' containers get a cgroup memory cap (runc `memory.limit`, no swap: RouterOS's `memory-max`),",
     "with the cgroup file system visible to the entrypoint. After joining, node b sends to node a unthrottled",
@@ -378,6 +448,7 @@ function capSection(r: Results): string[] {
     "",
   );
   const rows = c.runs.map((x) => [
+    x.variant,
     `${x.capMiB} MiB`,
     x.gomemlimit,
     x.logged?.startsWith("GOMEMLIMIT=") ? `\`${x.logged.slice("GOMEMLIMIT=".length).split(" ")[0]}\`` : x.logged || x.gomemlimit === "off" ? "not set" : "–",
@@ -390,7 +461,7 @@ function capSection(r: Results): string[] {
     String(x.oomKills),
   ]);
   out.push(
-    table(["cap", "TS_GOMEMLIMIT", "GOMEMLIMIT", "outcome", "peak, receiver", "peak, sender", "VmHWM, receiver", "VmHWM, sender", "Mbit/s", "OOM kills"], rows, ["l", "l", "l", "l", "r", "r", "r", "r", "r", "r"]),
+    table(["build", "cap", "TS_GOMEMLIMIT", "GOMEMLIMIT", "outcome", "peak, receiver", "peak, sender", "VmHWM, receiver", "VmHWM, sender", "Mbit/s", "OOM kills"], rows, ["l", "l", "l", "l", "l", "r", "r", "r", "r", "r", "r"]),
     "",
   );
   return out;
@@ -488,6 +559,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
       ["l", "l", "l"],
     ),
     "",
+    ...versionsSection(r),
     ...flashSection(r),
     ...memorySection(r),
     ...vmMemorySection(r),
@@ -502,6 +574,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "npm run bench -- --only flash,memory           # some steps",
     "npm run bench -- --variants small,stock,small+runtime,small+net --only flash,throughput   # the inlining experiments",
     "npm run bench -- --only throughput --runs 9    # more runs",
+    "npm run bench -- --baseline REF --variants small,stock,reference   # beside the small build of commit REF (an earlier Tailscale pin, say)",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",

@@ -13,9 +13,10 @@ import type { Summary } from "./stats.js";
 /**
  * What the benchmark compares: our two profiles, upstream's stock build, the
  * reference image's recipe at our Tailscale version, and `small` with
- * inlining also restored in more packages (experiments for its -gcflags).
+ * inlining also restored in more packages (experiments for its -gcflags);
+ * `baseline` is profile small built from another commit (--baseline REF).
  */
-export const VARIANTS = ["small", "fast", "stock", "reference", "small+runtime", "small+net"] as const;
+export const VARIANTS = ["small", "fast", "stock", "reference", "small+runtime", "small+net", "baseline"] as const;
 export type Variant = (typeof VARIANTS)[number];
 /** Run unless --variants says otherwise. */
 export const DEFAULT_VARIANTS: readonly Variant[] = ["small", "fast", "stock", "reference"];
@@ -41,11 +42,21 @@ export interface Versions {
   runc: string;
 }
 
+/** Where the `baseline` variant came from. */
+export interface BaselineInfo {
+  ref: string;
+  commit: string;
+  tailscale: string;
+  go: string;
+}
+
 export interface RunMeta {
   /** ISO 8601, when the step finished. */
   date: string;
   /** The project commit the images were built from. */
   commit: string;
+  /** The baseline variant's source, when the run had one. */
+  baseline?: BaselineInfo;
   machine: MachineInfo;
   versions: Versions;
 }

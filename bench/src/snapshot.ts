@@ -16,8 +16,11 @@ export interface Snapshot {
   commitTime: number;
 }
 
-export async function snapshotHead(dest: string): Promise<Snapshot> {
-  const commit = (await mustRun("git", ["-C", projectRoot, "rev-parse", "HEAD"])).trim();
+/** A clean clone of the project at `ref` (default: the committed HEAD) in `dest`, kept while it is still that commit. */
+export async function snapshotHead(dest: string, ref = "HEAD"): Promise<Snapshot> {
+  const r = await mustRun("git", ["-C", projectRoot, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).catch(() => "");
+  const commit = r.trim();
+  if (!commit) throw new Error(`${ref} is not a commit of this repository`);
   if (existsSync(join(dest, ".git"))) {
     const have = (await mustRun("git", ["-C", dest, "rev-parse", "HEAD"])).trim();
     const dirty = (await mustRun("git", ["-C", dest, "status", "--porcelain", "--untracked-files=no"])).trim();

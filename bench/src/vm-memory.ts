@@ -40,6 +40,8 @@ export interface GuestMem {
 
 export interface VmMemoryRow {
   arch: VmArch;
+  /** Which build the router and its peer ran (absent in older results: small). */
+  variant?: "small" | "baseline";
   guestMemMb: number;
   machine: string;
   kernel: string;

@@ -118,6 +118,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
           gcflags: ts.gcflags,
           upx: packed,
           upxArgs: packArgs,
+          ...(ts.sourcePatches ? { sourcePatches: ts.sourcePatches } : {}),
         },
         busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: packed, upxArgs: packArgs },
         caBundle: ca.meta,

@@ -9,6 +9,17 @@ export interface GoModuleRef {
   version: string;
   /** go.sum h1: hash of the module zip. */
   sum: string;
+  /** A go.mod `replace`: the code linked is this module version, not the one required. */
+  replacedBy?: { path: string; version: string; sum: string };
+}
+
+/** An edit to a pinned upstream source file (go/source-patches.json), as built. */
+export interface SourcePatchRef {
+  module: string;
+  file: string;
+  why: string;
+  sha256: string;
+  patchedSha256: string;
 }
 
 /**
@@ -46,6 +57,8 @@ export interface BuildRecord {
     upx: boolean;
     /** UPX's arguments when packed (empty otherwise). */
     upxArgs: string[];
+    /** Edits applied to upstream sources before building; absent when none. */
+    sourcePatches?: SourcePatchRef[];
   };
   busybox: {
     version: string;

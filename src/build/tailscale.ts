@@ -8,6 +8,7 @@ import { loadGoModPins } from "../pins.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
 import { sha256 } from "../util/fsx.js";
+import { loadSourcePatches, patchVendorTree } from "./source-patches.js";
 import { memoize } from "../util/memo.js";
 import type { Progress } from "../util/progress.js";
 import {
@@ -17,17 +18,24 @@ import {
   loadFeatureAllowlist,
   parseFeatureList,
 } from "./features.js";
-import type { GoModuleRef, Profile } from "./record.js";
+import type { GoModuleRef, Profile, SourcePatchRef } from "./record.js";
 
 const RECIPE = 3;
 /** The file our overlay adds to tailscale.com/cmd/tailscaled; see the file for why. */
 const OVERLAY_FILES = ["zz_verbose_log_filter.go"];
 
-/** Environment for every go command: the machine's proxy settings, our toolchain rules. */
-export function goCommandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/**
+ * Environment for every go command: the machine's proxy settings, and
+ * GOTOOLCHAIN set to the exact Go that the module's go.mod pins (its
+ * toolchain line, else its go line). Whatever Go is on PATH (1.21 or newer),
+ * the go command then runs that release, fetched once through the configured
+ * module proxy and verified against the checksum database: the compiler is a
+ * pin like any other, so two machines build the same bytes.
+ */
+export function goCommandEnv(extra: Record<string, string> = {}, moduleDir = goModuleDir): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    GOTOOLCHAIN: "local",
+    GOTOOLCHAIN: `go${loadGoModPins(moduleDir).toolchainVersion}`,
     GOFLAGS: "-buildvcs=false",
     GOWORK: "off",
     ...extra,
@@ -41,21 +49,30 @@ export const goVersion = memoize(async (): Promise<string> => {
   return r.stdout.trim();
 });
 
-async function goModInputs(): Promise<{ gomod: string; gosum: string }> {
+async function goModInputs(moduleDir = goModuleDir): Promise<{ gomod: string; gosum: string }> {
   return {
-    gomod: await readFile(join(goModuleDir, "go.mod"), "utf8"),
-    gosum: await readFile(join(goModuleDir, "go.sum"), "utf8"),
+    gomod: await readFile(join(moduleDir, "go.mod"), "utf8"),
+    gosum: await readFile(join(moduleDir, "go.sum"), "utf8"),
   };
 }
 
-/** A writable copy of every module source (`go mod vendor`): overlays cannot add files in the module cache. */
-async function vendoredModule(progress: Progress): Promise<string> {
-  const { gomod, gosum } = await goModInputs();
+/**
+ * A writable copy of every module source (`go mod vendor`) with the declared
+ * source patches applied: overlays cannot add files in the module cache.
+ * `-e`: packages that only tests of dependencies import may be missing from
+ * the proxy (a 403 is final); a package the build needs and lacks still fails
+ * the build itself.
+ */
+export async function vendoredModule(progress: Progress, moduleDir = goModuleDir): Promise<string> {
+  const { gomod, gosum } = await goModInputs(moduleDir);
+  const patches = loadSourcePatches(moduleDir);
   const gov = await goVersion();
-  const { dir } = await cachedDir("go-vendor", cacheKey(["vendor", gomod, gosum, gov]), async (out) => {
-    progress.info("vendoring Go modules (verified against go.sum)");
-    await cp(goModuleDir, out, { recursive: true, filter: (src) => !src.includes("/overlay") });
-    await run("go", ["mod", "vendor"], { cwd: out, env: goCommandEnv() });
+  const { dir } = await cachedDir("go-vendor", cacheKey(["vendor", 2, gomod, gosum, gov, JSON.stringify(patches)]), async (out) => {
+    progress.info(`vendoring Go modules (verified against go.sum)${patches.length ? `, ${patches.length} source patch(es)` : ""}`);
+    await cp(moduleDir, out, { recursive: true, filter: (src) => !src.includes("/overlay") });
+    const r = await run("go", ["mod", "vendor", "-e"], { cwd: out, env: goCommandEnv({}, moduleDir) });
+    for (const l of r.stderr.split("\n").filter((x) => /403|not available|missing/.test(x))) progress.detail(l.trim());
+    await patchVendorTree(out, patches);
   });
   return dir;
 }
@@ -101,6 +118,7 @@ export interface TailscaleBuild {
   gcflags: string[];
   goEnv: Record<string, string>;
   modules: GoModuleRef[];
+  sourcePatches?: SourcePatchRef[];
   cacheHit: boolean;
 }
 
@@ -115,6 +133,7 @@ export function parseGoVersionM(text: string): { goVersion: string; main?: GoMod
     const f = line.trim().split("\t");
     if (f[0] === "mod") main = { path: f[1]!, version: f[2] ?? "", sum: f[3] ?? "" };
     else if (f[0] === "dep") deps.push({ path: f[1]!, version: f[2] ?? "", sum: f[3] ?? "" });
+    else if (f[0] === "=>" && f[1] && deps.length) deps[deps.length - 1]!.replacedBy = { path: f[1], version: f[2] ?? "", sum: f[3] ?? "" };
     else if (f[0] === "build" && f[1]) {
       const eq = f[1].indexOf("=");
       if (eq > 0) settings.set(f[1].slice(0, eq), f[1].slice(eq + 1));
@@ -178,6 +197,7 @@ export async function buildTailscale(
   const key = cacheKey([
     "tailscale", RECIPE, gomod, gosum, gov, JSON.stringify(env), features.tags.join(","),
     flags.ldflags, JSON.stringify(flags.gcflags), ...overlaySources.map((o) => o.name + sha256(o.text)),
+    JSON.stringify(loadSourcePatches(goModuleDir)),
   ]);
   const vendor = await vendoredModule(progress);
   const { dir, hit } = await cachedDir("tailscale", key, async (out) => {
@@ -205,7 +225,13 @@ export async function buildTailscale(
     throw new InvalidInputError(`built binary reports ${info.main?.path}@${info.main?.version}, expected tailscale.com@${pins.tailscaleVersion}`);
   }
   const sums = goSumHashes(gosum);
-  const withSum = (m: GoModuleRef): GoModuleRef => ({ ...m, sum: m.sum || sums.get(`${m.path}@${m.version}`) || "" });
+  const withSum = (m: GoModuleRef): GoModuleRef => {
+    const r = m.replacedBy;
+    const replacedBy = r ? { replacedBy: { ...r, sum: r.sum || sums.get(`${r.path}@${r.version}`) || "" } } : {};
+    // A replaced module's required version is never downloaded, so go.sum has no hash for it.
+    return { ...m, sum: r ? "" : m.sum || sums.get(`${m.path}@${m.version}`) || "", ...replacedBy };
+  };
+  const patches = loadSourcePatches(goModuleDir);
   return {
     binary: join(dir, "tailscale.combined"),
     version: pins.tailscaleVersion,
@@ -215,6 +241,7 @@ export async function buildTailscale(
     gcflags: flags.gcflags,
     goEnv: env,
     modules: [withSum(info.main), ...info.deps.map(withSum)],
+    ...(patches.length ? { sourcePatches: patches.map(({ module, file, why, sha256, patchedSha256 }) => ({ module, file, why, sha256, patchedSha256 })) } : {}),
     cacheHit: hit,
   };
 }

@@ -8,7 +8,7 @@ import { muslSpecs } from "./busybox.js";
 import { parseUpxVersion, UPX_MIN_VERSION, versionAtLeast } from "./upx.js";
 
 export const SETUP_COMMAND = "bash scripts/setup-host.sh";
-/** How `go` on PATH becomes the Go go/go.mod pins (any Go 1.21+ fetches it; setup-host.sh installs one). */
+/** Puts a Go on PATH that can run the one go/go.mod pins (any Go 1.21+ fetches it; setup-host.sh installs one). */
 export const GO_FIX = "bash scripts/install-go.sh";
 
 export interface ToolCheck {
@@ -54,10 +54,16 @@ async function checkArch(a: Architecture, seenQemu: Set<string>): Promise<ToolCh
 export async function checkHost(): Promise<ToolCheck[]> {
   const checks: ToolCheck[] = [];
   const want = loadGoModPins().toolchainVersion;
-  // GOTOOLCHAIN=local: the Go on PATH itself, not one it would download.
+  // GOTOOLCHAIN=local: the Go on PATH itself, which must be able to fetch toolchains (1.21+).
   const gov = await has("go", ["version"], { ...process.env, GOTOOLCHAIN: "local" });
-  const goOk = !!gov && versionAtLeast(parseGoVersion(gov), parseGoVersion(`go${want}`));
-  checks.push({ name: "go", purpose: "build", ok: goOk, detail: gov ? `${gov} (need go${want}+, from go/go.mod)` : `missing (need go${want}+, from go/go.mod)`, fix: GO_FIX });
+  const goOk = !!gov && versionAtLeast(parseGoVersion(gov), [1, 21]);
+  checks.push({ name: "go", purpose: "build", ok: goOk, detail: gov ? `${gov} (need go1.21+ to run the pinned go${want})` : "missing", fix: GO_FIX });
+  if (goOk) {
+    // The pinned toolchain itself, as every build runs it (fetched through the module proxy on first use).
+    const pinned = await has("go", ["env", "GOVERSION"], { ...process.env, GOTOOLCHAIN: `go${want}`, GOFLAGS: "" });
+    const ok = pinned === `go${want}`;
+    checks.push({ name: `go${want} (go/go.mod)`, purpose: "build", ok, detail: ok ? "available" : `not available (${pinned ?? "GOTOOLCHAIN=go" + want + " go env GOVERSION failed"})`, fix: GO_FIX });
+  }
   for (const t of ["make", "tar", "bzip2"]) {
     const v = await has(t, ["--version"]);
     checks.push({ name: t, purpose: "build", ok: !!v, detail: v ?? "missing", fix: `apt-get install ${t}` });

@@ -99,6 +99,7 @@ export function spdxDocument(input: SbomInput): Uint8Array {
       `ldflags: ${ts.ldflags}`,
       `gcflags: ${ts.gcflags.length ? ts.gcflags.map((g) => `-gcflags=${g}`).join(" ") : "(none)"}`,
       `upx: ${ts.upx ? (ts.upxArgs ?? []).join(" ") || "yes" : "no"}`,
+      ...(ts.sourcePatches ?? []).map((p) => `source patch ${p.module}/${p.file} (sha256 ${p.sha256} -> ${p.patchedSha256}): ${p.why}`),
     ]
       .filter((x) => x !== undefined)
       .join("; "),
@@ -127,18 +128,20 @@ export function spdxDocument(input: SbomInput): Uint8Array {
     let id = spdxId("GoModule", `${m.path}-${m.version}`);
     for (let n = 2; ids.has(id); n++) id = spdxId("GoModule", `${m.path}-${m.version}-${n}`);
     ids.add(id);
+    // A replaced module is listed as the code actually linked; the comment keeps what was required.
+    const linked = m.replacedBy ?? m;
     packages.push({
-      name: m.path,
+      name: linked.path,
       SPDXID: id,
-      versionInfo: m.version,
+      versionInfo: linked.version,
       downloadLocation: "NOASSERTION",
       filesAnalyzed: false,
       licenseConcluded: "NOASSERTION",
       licenseDeclared: "NOASSERTION",
       copyrightText: "NOASSERTION",
       primaryPackagePurpose: "LIBRARY",
-      externalRefs: purlRef(goPurl(m.path, m.version)),
-      comment: `go.sum ${m.sum}`,
+      externalRefs: purlRef(goPurl(linked.path, linked.version)),
+      comment: m.replacedBy ? `go.sum ${linked.sum}; replaces ${m.path}@${m.version} (go.mod replace)` : `go.sum ${m.sum}`,
     });
     relationships.push({ spdxElementId: tailscaleId, relationshipType: "DEPENDS_ON", relatedSpdxElement: id });
   }

@@ -54,7 +54,7 @@ export interface Fingerprint {
 }
 
 const INPUT_DIRS = ["go/overlay", "go/cmd"];
-const INPUT_FILES = ["go/go.mod", "go/go.sum"];
+const INPUT_FILES = ["go/go.mod", "go/go.sum", "go/source-patches.json"];
 
 /**
  * One input per field of config/image.yaml (per second-level key where the

@@ -210,3 +210,14 @@ test("machine: the OS name from os-release, with Debian's point release", () => 
   assert.equal(osName('PRETTY_NAME="Ubuntu 24.04 LTS"\n'), "Ubuntu 24.04 LTS");
   assert.equal(osName(""), "Linux");
 });
+
+test("command line: --baseline adds the baseline variant; the variant alone is refused", () => {
+  const d = { workDir: "w", reportDir: "r" };
+  const o = parseBenchArgs(["--baseline", "main~2", "--variants", "small,stock"], d);
+  assert.equal(o.baseline, "main~2");
+  assert.deepEqual(o.variants, ["small", "stock", "baseline"]);
+  assert.equal(parseBenchArgs([], d).baseline, undefined);
+  assert.ok(!parseBenchArgs([], d).variants.includes("baseline"));
+  assert.throws(() => parseBenchArgs(["--variants", "small,baseline"], d), /variant 'baseline' needs --baseline REF/);
+  assert.throws(() => parseBenchArgs(["--baseline=-rf"], d), /--baseline: .-rf. is not a git ref/);
+});

@@ -161,3 +161,17 @@ test("units: sizes in MiB/KiB, changes as lower or higher", () => {
   assert.equal(lowerOrHigher(80, 100), "20% lower");
   assert.equal(lowerOrHigher(103, 100), "3% higher");
 });
+
+test("report: a baseline run gets a side-by-side table with the change and which way it goes", () => {
+  const base = { ref: "v1.102.5-mt.3", commit: "fedcba9876543210fedcba9876543210fedcba98", tailscale: "v1.102.5", go: "go1.26.8" };
+  const r = sample({ arm64: 3_900_000, smallRss: 20_000, slowRss: 30_000, cap64: true, small: [1000, 1100, 1200], stock: [1200, 1300, 1400] });
+  const m = { ...meta, baseline: base };
+  r.flash = { ...r.flash!, meta: m, rows: [...r.flash!.rows, row("baseline", "arm64", 3_800_000)] };
+  r.memory = { ...r.memory!, meta: m, variants: { ...r.memory!.variants, baseline: { nodes: [node("a", 25_000, 25_000), node("b", 25_000, 25_000)] } } };
+  const text = renderReport(r);
+  assert.match(text, /## Tailscale versions side by side/);
+  assert.match(text, /\| flash, arm64 root filesystem \(bytes\) \| 3,900,000 \| 3,800,000 \| \+2\.6% \(worse\) \|/);
+  assert.match(text, /\| idle RSS, amd64 \(mean of both nodes\) \| 19\.5 MiB \| 24\.4 MiB \| −20\.0% \(better\) \|/);
+  assert.match(text, /`baseline`: profile small built by the project at v1\.102\.5-mt\.3 \(commit fedcba987654\), Tailscale v1\.102\.5, go1\.26\.8\./);
+  assert.doesNotMatch(renderReport(sample({ arm64: 3_900_000, smallRss: 20_000, small: [1], stock: [1] })), /versions side by side/);
+});
