@@ -118,6 +118,7 @@ require (
 
 tool (
 	tailscale.com/cmd/featuretags
+	tailscale.com/cmd/tailscale
 	tailscale.com/cmd/tailscaled
 )
 
