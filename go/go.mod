@@ -121,5 +121,6 @@ require (
 
 tool (
 	tailscale.com/cmd/featuretags
+	tailscale.com/cmd/tailscale
 	tailscale.com/cmd/tailscaled
 )
