@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 npx tsc -p tsconfig.json --noEmit && npx tsc -p test/tsconfig.json && npx tsc -p bench/tsconfig.json --noEmit
-# The Go side: the overlay added to tailscaled and the CA bundle tool.
-(cd go && GOTOOLCHAIN=local go vet ./... && GOTOOLCHAIN=local go test ./...)
+# The Go side: the overlay added to tailscaled and the CA bundle tool, with the
+# Go that go/go.mod pins (as every build runs it; fetched through the module proxy).
+pinned_go=$(awk '$1=="toolchain" { print $2; exit }' go/go.mod)
+[ -n "$pinned_go" ] || pinned_go=go$(awk '$1=="go" { print $2; exit }' go/go.mod)
+(cd go && GOTOOLCHAIN=$pinned_go go vet ./... && GOTOOLCHAIN=$pinned_go go test ./...)
 # PID 1 of the end-to-end router VMs (test/support/vm.ts), for both ARM targets.
 (cd tools/vminit && for a in arm64 arm; do GOTOOLCHAIN=local GOOS=linux GOARCH=$a go vet . || exit 1; done)
 

@@ -5,16 +5,19 @@ import { checkAllowlistKnown, parseFeatureList, type FeatureAllowlist } from "..
 import { goCommandEnv } from "../build/tailscale.js";
 import { CommandError, FailureError, InvalidInputError, UsageError } from "../errors.js";
 import { run } from "../util/exec.js";
-import { atomicWriteFile } from "../util/fsx.js";
+import { atomicWriteFile, sha256 } from "../util/fsx.js";
+import type { SourcePatch } from "../build/source-patches.js";
 import { compareSemVer, isStableTailscale, parseSemVer, type SemVer } from "./version.js";
 
 /*
  * bump: moves the Tailscale pin in go/go.mod and go/go.sum to the newest
  * stable release (even minor) that can actually be built here.
  *
- * "Listed by the module proxy" is not enough: a release can need a newer Go
- * than this machine has, or a module version the proxy refuses to serve
- * (v1.104.x needs a gvisor pseudo-version the public proxy answers 403 for).
+ * "Listed by the module proxy" is not enough: a release can need a Go
+ * toolchain the proxy does not serve, or a module version it refuses
+ * (v1.104.x needs a gvisor pseudo-version the proxy here answers 403 for;
+ * go.mod's replace directives stand in for such modules, and bump reports
+ * each one, and whether the version upstream asks for is served by now).
  * So each candidate, newest first, is tried in a temporary copy of the Go
  * module (`go get`, then `go mod tidy`, which downloads every module the
  * build can need); the first whose whole graph resolves wins, and every newer
@@ -40,6 +43,8 @@ export interface BumpOptions {
   to?: string;
   /** Work everything out, write nothing. */
   dryRun?: boolean;
+  /** The declared source patches (go/source-patches.json), checked against the chosen release. */
+  patches?: readonly SourcePatch[];
   log?: (line: string) => void;
 }
 
@@ -53,6 +58,26 @@ export interface FeatureChange {
   removed: string[];
 }
 
+/** A go.mod `replace` in force after the bump: what the graph requires, what is built instead. */
+export interface Substitution {
+  path: string;
+  /** The version the module graph selects (what upstream asked for). */
+  required?: string;
+  /** What go.mod builds instead. */
+  replacement: string;
+  /** Whether the module proxy now serves the required version (then the replace can go). */
+  requiredServed?: boolean;
+}
+
+/** A source patch (go/source-patches.json) checked against the chosen release's file. */
+export interface PatchCheck {
+  module: string;
+  file: string;
+  status: "applies" | "changed" | "missing";
+  /** The file's sha256 in the chosen release. */
+  sha256?: string;
+}
+
 export interface BumpResult {
   from: string;
   /** The version picked; undefined when the pin stays. */
@@ -64,7 +89,36 @@ export interface BumpResult {
   goDirective?: { from: string; to: string };
   /** Module requirements whose version changed (other than Tailscale). */
   moduleChanges: { path: string; from?: string; to?: string }[];
+  /** go.mod replacements in force for the chosen (or kept) release. */
+  substitutions: Substitution[];
+  /** Each declared source patch against the chosen (or kept) release. */
+  patches: PatchCheck[];
+  /** The Go toolchain the chosen release is resolved with, when newer than the pinned one. */
+  toolchain?: string;
   written: boolean;
+}
+
+/** `replace` directives of a go.mod: module path -> "path version" of the replacement. */
+export function replacements(gomod: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let inBlock = false;
+  for (const raw of gomod.split("\n")) {
+    const line = raw.replace(/\/\/.*$/, "").trim();
+    if (!line) continue;
+    const body = inBlock ? line : /^replace\s+(.+)$/.exec(line)?.[1];
+    if (inBlock && line === ")") {
+      inBlock = false;
+      continue;
+    }
+    if (!inBlock && /^replace\s*\($/.test(line)) {
+      inBlock = true;
+      continue;
+    }
+    if (!body) continue;
+    const m = /^(\S+)(?:\s+\S+)?\s+=>\s+(.+)$/.exec(body);
+    if (m) out.set(m[1]!, m[2]!.trim());
+  }
+  return out;
 }
 
 /** The version a go.mod requires a module at. */
@@ -134,7 +188,7 @@ export function explainGoFailure(output: string): string {
   }
   for (const l of lines) {
     const m = /requires go >= (\S+) \(running go (\S+?)[;)]/.exec(l);
-    if (m) return `needs Go ${m[1]} (this machine has go${m[2]}; builds use GOTOOLCHAIN=local)`;
+    if (m) return `needs Go ${m[1]} (running go${m[2]})`;
   }
   const last = [...lines].reverse().find((l) => !/^go: (downloading|finding|upgraded|downgraded|added)\b/.test(l));
   return (last ?? "go command failed").replace(/^go:\s*/, "");
@@ -183,15 +237,18 @@ export async function replaceGoModFiles(goDir: string, gomod: string, gosum: str
 
 export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
   const log = o.log ?? (() => {});
+  const gomod = await readFile(join(o.goDir, "go.mod"), "utf8");
+  // The Go on PATH, or the pinned one where the module asks for a newer Go (as every build does).
   const env = goCommandEnv(o.env ?? {});
   env.GOTOOLCHAIN = "local";
   env.GOWORK = "off";
-  const gomod = await readFile(join(o.goDir, "go.mod"), "utf8");
+  const pinnedGo = (/^toolchain go(\S+)$/m.exec(gomod)?.[1] ?? goDirective(gomod)) || undefined;
+  if (pinnedGo && compareGoVersions(pinnedGo, await goLocalVersion(env)) > 0) env.GOTOOLCHAIN = `go${pinnedGo}`;
   const gosum = await readFile(join(o.goDir, "go.sum"), "utf8");
   const current = requiredVersion(gomod, TAILSCALE_MODULE);
   if (!current) throw new InvalidInputError(`${join(o.goDir, "go.mod")} does not require ${TAILSCALE_MODULE}`);
   const allow = o.features;
-  const result: BumpResult = { from: current, skipped: [], moduleChanges: [], written: false };
+  const result: BumpResult = { from: current, skipped: [], moduleChanges: [], substitutions: [], patches: [], written: false };
 
   // Outside any module, so the listing does not depend on our go.mod.
   const outside = await mkdtemp(join(tmpdir(), "mt-bump-list-"));
@@ -213,7 +270,11 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
     if (!isStableTailscale(want)) throw new UsageError(`--to: ${want.text} has an odd minor version: Tailscale's unstable track; only stable (even minor) releases are pinned`);
     if (!listed.includes(want.text)) throw new FailureError(`the module proxy does not list ${TAILSCALE_MODULE} ${want.text}`);
     if (want.text === current) {
-      await rm(outside, { recursive: true, force: true });
+      try {
+        await describeSubstitutions(result, o.goDir, outside, env, current, o.patches ?? []);
+      } finally {
+        await rm(outside, { recursive: true, force: true });
+      }
       return result;
     }
     candidates = [want];
@@ -234,24 +295,34 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
         if (!(e instanceof CommandError) && !(e instanceof SyntaxError)) throw e;
         // go get below says what is wrong.
       }
+      // A newer Go comes as a toolchain module through the proxy, as builds fetch the pinned one.
+      let candEnv = env;
       if (needGo && compareGoVersions(needGo, localGo) > 0) {
-        result.skipped.push({ version: v, reason: `needs Go ${needGo} (this machine has ${localGo}; builds use GOTOOLCHAIN=local)` });
-        log(`  ${v}: skipped: ${result.skipped.at(-1)!.reason}`);
-        continue;
+        const toolchain = `go${/^\d+\.\d+$/.test(needGo) ? `${needGo}.0` : needGo}`;
+        const tryEnv = { ...env, GOTOOLCHAIN: toolchain };
+        const got = await run("go", ["env", "GOVERSION"], { cwd: outside, env: tryEnv }).then((r) => r.stdout.trim(), () => "");
+        if (got !== toolchain) {
+          result.skipped.push({ version: v, reason: `needs Go ${needGo} (this machine has ${localGo}, and the module proxy does not serve the ${toolchain} toolchain)` });
+          log(`  ${v}: skipped: ${result.skipped.at(-1)!.reason}`);
+          continue;
+        }
+        candEnv = tryEnv;
+        result.toolchain = toolchain;
       }
       const dir = await scratchCopy(o.goDir);
       try {
         try {
-          await run("go", ["get", `${TAILSCALE_MODULE}@${v}`], { cwd: dir, env });
-          await run("go", ["mod", "tidy"], { cwd: dir, env });
+          await run("go", ["get", `${TAILSCALE_MODULE}@${v}`], { cwd: dir, env: candEnv });
+          await run("go", ["mod", "tidy"], { cwd: dir, env: candEnv });
         } catch (e) {
           if (!(e instanceof CommandError)) throw e;
+          delete result.toolchain;
           result.skipped.push({ version: v, reason: explainGoFailure(e.outputTail) });
           log(`  ${v}: skipped: ${result.skipped.at(-1)!.reason}`);
           continue;
         }
         log(`  ${v}: its whole module graph resolves`);
-        const after = await featureList(dir, env);
+        const after = await featureList(dir, candEnv);
         beforeFeatures ??= await featureList(o.goDir, env);
         checkAllowlistGone(allow, after, v);
         result.features = diffFeatures(beforeFeatures, after);
@@ -265,6 +336,7 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
           result.moduleChanges.push({ path: p, ...(r0.has(p) ? { from: r0.get(p)! } : {}), ...(r1.has(p) ? { to: r1.get(p)! } : {}) });
         }
         result.to = v;
+        await describeSubstitutions(result, dir, outside, candEnv, v, o.patches ?? []);
         if (!o.dryRun) {
           // Re-read: refuse to overwrite a go.mod someone changed while we worked.
           if ((await readFile(join(o.goDir, "go.mod"), "utf8")) !== gomod || (await readFile(join(o.goDir, "go.sum"), "utf8")) !== gosum) {
@@ -278,9 +350,42 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
         await rm(join(dir, ".."), { recursive: true, force: true });
       }
     }
+    await describeSubstitutions(result, o.goDir, outside, env, current, o.patches ?? []);
     return result;
   } finally {
     await rm(outside, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The replacements and source patches in force for `version` (resolved in
+ * `dir`): what upstream requires and whether the proxy now serves it, and
+ * whether each patch still matches its file.
+ */
+async function describeSubstitutions(result: BumpResult, dir: string, outside: string, env: NodeJS.ProcessEnv, version: string, patches: readonly SourcePatch[]): Promise<void> {
+  const gomod = await readFile(join(dir, "go.mod"), "utf8");
+  for (const [path, replacement] of replacements(gomod)) {
+    const sub: Substitution = { path, replacement };
+    const info = await run("go", ["list", "-m", "-json", path], { cwd: dir, env }).catch(() => undefined);
+    if (info) {
+      const j = JSON.parse(info.stdout) as { Version?: string };
+      if (j.Version) {
+        sub.required = j.Version;
+        sub.requiredServed = await run("go", ["mod", "download", "-json", `${path}@${j.Version}`], { cwd: outside, env }).then(() => true, () => false);
+      }
+    }
+    result.substitutions.push(sub);
+  }
+  for (const p of patches) {
+    const mv = p.module === TAILSCALE_MODULE ? version : requirements(gomod).get(p.module);
+    const dl = mv ? await run("go", ["mod", "download", "-json", `${p.module}@${mv}`], { cwd: outside, env }).catch(() => undefined) : undefined;
+    const modDir = dl ? (JSON.parse(dl.stdout) as { Dir?: string }).Dir : undefined;
+    const text = modDir ? await readFile(join(modDir, ...p.file.split("/")), "utf8").catch(() => undefined) : undefined;
+    if (text === undefined) result.patches.push({ module: p.module, file: p.file, status: "missing" });
+    else {
+      const h = sha256(text);
+      result.patches.push({ module: p.module, file: p.file, status: h === p.sha256 ? "applies" : "changed", sha256: h });
+    }
   }
 }
 
@@ -317,6 +422,21 @@ export function formatBump(r: BumpResult, dryRun = false): string {
     if (r.features.removed.length) L.push(`  features gone (none of them allowlisted): ${r.features.removed.join(", ")}`);
   }
   if (r.goDirective) L.push(`  go directive: ${r.goDirective.from} -> ${r.goDirective.to}`);
+  if (r.toolchain) L.push(`  Go toolchain: ${r.toolchain} (from the module proxy; builds use it through GOTOOLCHAIN)`);
   if (r.moduleChanges.length) L.push(`  other modules changed: ${r.moduleChanges.length} (see git diff go/go.mod)`);
+  for (const s of r.substitutions) {
+    const req = s.required ? `requires ${s.path}@${s.required}` : `requires ${s.path}`;
+    const served = s.requiredServed === undefined ? "" : s.requiredServed ? "; the proxy now serves that version: drop the replace and run bump again" : "; not served (kept)";
+    L.push(`  substitution: ${req}, built with ${s.replacement} (go/go.mod replace)${served}`);
+  }
+  for (const p of r.patches) {
+    const what =
+      p.status === "applies"
+        ? "applies (file unchanged)"
+        : p.status === "changed"
+          ? `the file changed upstream (sha256 ${p.sha256}): review the edit and update go/source-patches.json, or drop it if no longer needed; the build refuses until then`
+          : "the file is gone: drop the patch";
+    L.push(`  source patch ${p.module}/${p.file}: ${what}`);
+  }
   return L.join("\n");
 }

@@ -19,11 +19,14 @@ import {
   explainGoFailure,
   formatBump,
   replaceGoModFiles,
+  replacements,
   requiredVersion,
   requirements,
   stableCandidates,
 } from "../../src/release/bump.js";
-import { PROXY_DIR, proxyFiles } from "../fixtures/goproxy/make.js";
+import { GVISOR_SERVED, PROXY_DIR, proxyFiles } from "../fixtures/goproxy/make.js";
+import type { SourcePatch } from "../../src/build/source-patches.js";
+import { sha256 } from "../../src/util/fsx.js";
 import { parseFeatureAllowlist, type FeatureAllowlist } from "../../src/build/features.js";
 
 let work = "";
@@ -124,7 +127,7 @@ test("a refused module download is explained by the module version and the proxy
   assert.equal(explainGoFailure(out), "the module proxy does not serve gvisor.dev/gvisor@v0.0.0-20260915211658-a6f909f08a72 (403 Forbidden)");
   assert.equal(
     explainGoFailure("go: tailscale.com@v1.104.7 requires go >= 1.27.4 (running go 1.26.8; GOTOOLCHAIN=local)"),
-    "needs Go 1.27.4 (this machine has go1.26.8; builds use GOTOOLCHAIN=local)",
+    "needs Go 1.27.4 (running go1.26.8)",
   );
 });
 
@@ -199,4 +202,33 @@ test("go.mod and go.sum are replaced by renames, through a go.sum that fits both
   assert.equal(readFileSync(join(dir, "go.mod"), "utf8"), "module x\n\nrequire a v1.1.0\n");
   assert.equal(readFileSync(join(dir, "go.sum"), "utf8"), "a v1.1.0 h1:new=\n");
   assert.deepEqual(readdirSync(dir).sort(), ["go.mod", "go.sum"]);
+});
+
+test("a go.mod replace stands in for a refused module: bump reports it, and checks each source patch against the chosen release", async () => {
+  const { goDir, features } = project("subst");
+  writeFileSync(join(goDir, "go.mod"), readFileSync(join(goDir, "go.mod"), "utf8") + `\nreplace example.com/gvisor => example.com/gvisor ${GVISOR_SERVED}\n`);
+  assert.deepEqual([...replacements(readFileSync(join(goDir, "go.mod"), "utf8"))], [["example.com/gvisor", `example.com/gvisor ${GVISOR_SERVED}`]]);
+  const main104 = proxyFiles().get("tailscale.com/@v/v1.104.0.zip")!;
+  const body = /\/\/ Command tailscaled is a stand-in[\s\S]*?func main\(\) \{\}\n/.exec(main104.toString("latin1"))![0];
+  const patch = (hash: string): SourcePatch => ({
+    module: "tailscale.com",
+    file: "cmd/tailscaled/main.go",
+    why: "a stand-in edit for the test",
+    dropBlock: { opens: "func main() {", containing: "x" },
+    sha256: hash,
+    patchedSha256: "0".repeat(64),
+  });
+  const r = await bumpTailscale({ goDir, features, env, patches: [patch(sha256(body)), patch("1".repeat(64))] });
+  assert.equal(r.to, "v1.104.0", formatBump(r));
+  assert.deepEqual(r.skipped.map((s) => s.version), ["v1.106.0"]);
+  assert.match(r.skipped[0]!.reason, /^needs Go 1\.99 \(this machine has go1\.\d+.*, and the module proxy does not serve the go1\.99\.0 toolchain\)$/);
+  assert.deepEqual(r.substitutions, [
+    { path: "example.com/gvisor", replacement: `example.com/gvisor ${GVISOR_SERVED}`, required: "v0.0.0-20260301000000-0123456789ab", requiredServed: false },
+  ]);
+  assert.deepEqual(r.patches.map((p) => p.status), ["applies", "changed"]);
+  const text = formatBump(r);
+  assert.match(text, /substitution: requires example\.com\/gvisor@v0\.0\.0-20260301000000-0123456789ab, built with example\.com\/gvisor v0\.0\.0-20260201000000-aaaaaaaaaaaa \(go\/go\.mod replace\); not served \(kept\)/);
+  assert.match(text, /source patch tailscale\.com\/cmd\/tailscaled\/main\.go: applies \(file unchanged\)/);
+  assert.match(text, /source patch tailscale\.com\/cmd\/tailscaled\/main\.go: the file changed upstream \(sha256 [0-9a-f]{64}\): review the edit/);
+  assert.match(readFileSync(join(goDir, "go.mod"), "utf8"), /^replace example\.com\/gvisor => example\.com\/gvisor v0\.0\.0-20260201000000-aaaaaaaaaaaa$/m, "the replace survives the bump");
 });

@@ -1,3 +1,4 @@
+import { loadSourcePatches } from "../../build/source-patches.js";
 import { join } from "node:path";
 import { featureAllowlist, loadImageSpec } from "../../image/spec.js";
 import { UsageError } from "../../errors.js";
@@ -48,6 +49,7 @@ export const bumpCommand: Command = {
       features: featureAllowlist(loadImageSpec()),
       to: stringOpt(args, "to"),
       dryRun,
+      patches: loadSourcePatches(goModuleDir),
       log: (l) => process.stderr.write(l + "\n"),
     });
     let release: string | undefined;
