@@ -134,7 +134,8 @@ async function runWith(opts: RunOpts): Promise<Run> {
   const exited = new Promise<number | string | null>((resolve) => child.on("close", (code, sig) => resolve(code ?? sig)));
   let done = false;
   void exited.then(() => (done = true));
-  const end = Date.now() + (opts.timeoutMs ?? 10_000);
+  // Generous: `until` ends a healthy run early, and a busy machine (a build beside the tests) can take long.
+  const end = Date.now() + (opts.timeoutMs ?? 30_000);
   while (!done && Date.now() < end) {
     if (opts.until?.({ output, dir })) break;
     await new Promise((r) => setTimeout(r, 25));
@@ -551,6 +552,7 @@ function entrypointSuite(label: string, bb: string | Error): void {
         ["OFF", "false"],
       ]) {
         const r = await runEntrypoint({ env: { TS_ACCEPT_ROUTES: v! }, until: afterUp });
+        assert.ok(upCall(r), `${v}: no 'tailscale up' call after ${r.ms} ms:\n${r.output}`);
         assert.ok(upCall(r)!.includes(`--accept-routes=${want}`), `${v}: ${upCall(r)?.join(" ")}`);
       }
     });

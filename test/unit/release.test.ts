@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { projectRoot } from "../../src/paths.js";
@@ -143,8 +143,14 @@ test("the fingerprint covers the project's real inputs and nothing that is only 
   const copy = mkdtempSync(join(tmpdir(), "mt-release-copy-"));
   try {
     for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build"]) cpSync(join(projectRoot, d), join(copy, d), { recursive: true });
-    for (const f of ["go/go.mod", "go/go.sum"]) cpSync(join(projectRoot, f), join(copy, f));
+    for (const f of ["go/go.mod", "go/go.sum", "go/source-patches.json"]) if (existsSync(join(projectRoot, f))) cpSync(join(projectRoot, f), join(copy, f));
     assert.equal((await computeFingerprint(copy)).digest, fp.digest);
+    // A source patch shapes the binary: adding or editing one is a new input.
+    writeFileSync(join(copy, "go/source-patches.json"), '{"patches": []}\n');
+    const patched = await computeFingerprint(copy);
+    assert.ok("go/source-patches.json" in patched.inputs);
+    writeFileSync(join(copy, "go/source-patches.json"), '{"patches": [ ]}\n');
+    assert.notEqual((await computeFingerprint(copy)).digest, patched.digest);
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
