@@ -77,7 +77,7 @@ export function recipeFlashRow(variant: Variant, arch: ArchName, binary: number,
 
 export const RECIPE_NOTE =
   "`reference` is the reference image's recipe built here at our Tailscale version (shared/FIELD-NOTES.md section 11): " +
-  "`featuretags --min --add=osrouter` with its opt-ins' omit tags deleted, `ts_include_cli`, `-trimpath -ldflags \"-s -w\" " +
+  "`featuretags --min --add=osrouter` with its opt-ins' omit tags deleted (on 1.104 also udptransport and nattraversal, which 1.104 split out of every earlier build), `ts_include_cli`, `-trimpath -ldflags \"-s -w\" " +
   "-gcflags=all=-l`, `upx --lzma --best`. `small+runtime` and `small+net` are our small build with inlining also restored in " +
   "`runtime`, or in `tailscale.com/net/tstun`, `.../wgengine/magicsock` and `.../net/batching`. These rows put that binary in " +
   "place of ours and count the rest as in `small`, so they differ only in Tailscale. The reference is built for amd64 and arm64, the experiments for amd64 only.";

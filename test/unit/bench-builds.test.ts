@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareOutputs, reproducibleFiles, sha256File, stockLdflags } from "../../bench/src/builds.js";
 import { ourFlashRow, stockFlashRow } from "../../bench/src/flash.js";
+import { referenceTags } from "../../bench/src/recipes.js";
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "bench-builds-"));
@@ -98,4 +99,9 @@ test("reproducibility: image files and the OCI index compared by sha256, a missi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the reference recipe's tags: --min's list without its opt-ins (1.104's udptransport and nattraversal among them), plus the CLI", () => {
+  assert.deepEqual(referenceTags("ts_omit_aws,ts_omit_dns,ts_omit_udptransport,ts_omit_nattraversal,ts_omit_ssh\n"), ["ts_include_cli", "ts_omit_aws", "ts_omit_ssh"]);
+  assert.throws(() => referenceTags("usage: featuretags ..."), /printed something unexpected/);
 });
