@@ -8,7 +8,9 @@
 # That toolchain is copied out of the module cache to
 #   $MT_GO_PREFIX/go<version>   (default /usr/local/lib/mikrotik-tailscale)
 # and linked as $MT_GO_BINDIR/go and gofmt (default /usr/local/bin).
-# Does nothing when `go` on PATH is already new enough.
+# Does nothing when `go` on PATH can already run it: every go command of the
+# build asks for the pinned release by GOTOOLCHAIN, and any Go from 1.21 on
+# fetches it on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +27,8 @@ bindir=${MT_GO_BINDIR:-/usr/local/bin}
 vnum() { local IFS=.; set -- $1; echo $(( ${1:-0} * 1000000 + ${2:-0} * 1000 + ${3:-0} )); }
 goversion() { GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go\([0-9.]*\).*/\1/p'; }
 
-if have=$(command -v go) && v=$(goversion "$have") && [ -n "$v" ] && [ "$(vnum "$v")" -ge "$(vnum "$want")" ]; then
-  log "go $v on PATH ($have) is new enough for go/go.mod ($want)"
+if have=$(command -v go) && v=$(goversion "$have") && [ -n "$v" ] && [ "$(vnum "$v")" -ge "$(vnum 1.21)" ]; then
+  log "go $v on PATH ($have) is new enough to run go/go.mod's go$want (builds ask for it by GOTOOLCHAIN)"
   exit 0
 fi
 

@@ -130,7 +130,8 @@ function baselineLine(b: BaselineInfo): string {
 export function versionsSection(r: Results): string[] {
   const b = baselineOf(r);
   if (!b) return [];
-  const ours = r.flash?.meta.versions.tailscale ?? r.memory?.meta.versions.tailscale ?? "ours";
+  // Our version as the baseline run saw it (sections from older runs may hold another).
+  const ours = [r.memory, r.throughput, r.cap, r.flash, r.vmMemory].find((x) => x?.meta.baseline)?.meta.versions.tailscale ?? "ours";
   const rows: string[][] = [];
   const add = (what: string, s: number | undefined, base: number | undefined, fmt: (n: number) => string, lowerIsBetter = true) => {
     if (s === undefined || base === undefined) return;
@@ -139,7 +140,7 @@ export function versionsSection(r: Results): string[] {
     rows.push([what, fmt(s), fmt(base), `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)}%${Math.abs(d) < 0.05 ? "" : better ? " (better)" : " (worse)"}`]);
   };
   for (const arch of ARCH_ORDER) {
-    const f = (v: Variant) => r.flash?.rows.find((x) => x.arch === arch && x.variant === v)?.total;
+    const f = (v: Variant) => (r.flash?.meta.baseline ? r.flash.rows.find((x) => x.arch === arch && x.variant === v)?.total : undefined);
     add(`flash, ${arch} root filesystem (bytes)`, f("small"), f("baseline"), int);
   }
   const node = (v: Variant, who: "a" | "b", pick: (n: NodeMemory) => number | undefined) => {

@@ -175,3 +175,12 @@ test("report: a baseline run gets a side-by-side table with the change and which
   assert.match(text, /`baseline`: profile small built by the project at v1\.102\.5-mt\.3 \(commit fedcba987654\), Tailscale v1\.102\.5, go1\.26\.8\./);
   assert.doesNotMatch(renderReport(sample({ arm64: 3_900_000, smallRss: 20_000, small: [1], stock: [1] })), /versions side by side/);
 });
+
+test("report: the side-by-side table names our version from the baseline run, not from an older section", () => {
+  const base = { ref: "main", commit: "fedcba9876543210fedcba9876543210fedcba98", tailscale: "v1.102.5", go: "go1.26.8" };
+  const r = sample({ arm64: 3_900_000, smallRss: 20_000, small: [1000], stock: [1200] });
+  r.memory = { ...r.memory!, meta: { ...meta, baseline: base, versions: { ...meta.versions, tailscale: "v1.104.2" } }, variants: { ...r.memory!.variants, baseline: { nodes: [node("a", 25_000, 25_000), node("b", 25_000, 25_000)] } } };
+  const text = renderReport(r);
+  assert.match(text, /\| reading \| small \(v1\.104\.2\) \| baseline \(v1\.102\.5\) \| change \|/);
+  assert.doesNotMatch(text, /flash, arm64 root filesystem/, "the flash section is from a run without the baseline");
+});
