@@ -3,7 +3,7 @@ import { mbps } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { VmMemoryRow } from "./vm-memory.js";
 import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
-import { VARIANTS, type BaselineInfo, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
+import { VARIANTS, type BaselineInfo, type CapRun, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
 
 export const ARCH_ORDER = ["amd64", "arm64", "armv7", "armv5"];
 
@@ -59,7 +59,8 @@ export function ratioPct(x: number, ref: number): string {
 /** "12% lower" or "3% higher". */
 export function lowerOrHigher(x: number, ref: number): string {
   const d = (1 - x / ref) * 100;
-  return d >= 0 ? `${pct(d)} lower` : `${pct(-d)} higher`;
+  const digits = Math.abs(d) < 1 ? 1 : 0;
+  return d >= 0 ? `${pct(d, digits)} lower` : `${pct(-d, digits)} higher`;
 }
 
 function cpuNote(r: Results): string {
@@ -160,7 +161,8 @@ export function versionsSection(r: Results): string[] {
       const s = run("small");
       const k = run("baseline");
       if (!s || !k) continue;
-      rows.push([`under a ${capMiB} MiB cap, TS_GOMEMLIMIT=${mode}`, s.survived ? "survived" : "**killed**", k.survived ? "survived" : "**killed**", ""]);
+      const outcome = (x: CapRun) => (x.survived ? "survived" : /did not log in/.test(x.error ?? "") ? "**ended before it joined**" : "**killed**");
+      rows.push([`under a ${capMiB} MiB cap, TS_GOMEMLIMIT=${mode}`, outcome(s), outcome(k), ""]);
       add(`  cgroup peak, receiver (${capMiB} MiB, ${mode})`, s.peakKiB.a, k.peakKiB.a, memMiB);
       add(`  Mbit/s (${capMiB} MiB, ${mode})`, s.trafficMbps, k.trafficMbps, (n) => n.toFixed(0), false);
     }
