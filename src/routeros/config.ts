@@ -429,7 +429,7 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   const MIB = 1024 * 1024;
   const limit = c.container.memoryLimit === undefined ? undefined : parseSize(c.container.memoryLimit)!;
   const high = c.container.memoryHigh === undefined ? undefined : parseSize(c.container.memoryHigh)!;
-  // Below this tailscaled does not run: on 1.102 its packet buffers alone take ~32 MiB.
+  // The entrypoint's GOMEMLIMIT floor (docs/entrypoint.md): 1.102's packet buffers alone took ~32 MiB.
   const floor = 40 * MIB;
   if (limit !== undefined && limit < floor) fail(source, "container.memoryLimit", `${c.container.memoryLimit} is too little for tailscaled; give it at least 40M`);
   if (high !== undefined && high < floor) fail(source, "container.memoryHigh", `${c.container.memoryHigh} is too little for tailscaled; give it at least 40M`);
