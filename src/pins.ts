@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { InvalidInputError } from "./errors.js";
 import { configDir, goModuleDir } from "./paths.js";
+import { parseJsonInput } from "./util/validate.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits");
 
@@ -38,18 +39,7 @@ const PinsSchema = z.object({
 export type Pins = z.infer<typeof PinsSchema>;
 
 export function parsePins(text: string, source = "pins.json"): Pins {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new InvalidInputError(`${source}: not valid JSON: ${(e as Error).message}`);
-  }
-  const r = PinsSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new InvalidInputError(`${source}: ${i.path.join(".")}: ${i.message}`);
-  }
-  return r.data;
+  return parseJsonInput(text, PinsSchema, source);
 }
 
 export function loadPins(dir = configDir): Pins {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { sha256 } from "../util/fsx.js";
+import { parseJsonInput } from "../util/validate.js";
 
 export const SOURCE_PATCHES_FILE = "source-patches.json";
 
@@ -36,18 +37,7 @@ const PatchFileSchema = z.object({ $comment: z.string().optional(), patches: z.a
 export type SourcePatch = z.infer<typeof PatchSchema>;
 
 export function parseSourcePatches(text: string, source = `go/${SOURCE_PATCHES_FILE}`): SourcePatch[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new InvalidInputError(`${source}: not valid JSON: ${(e as Error).message}`);
-  }
-  const r = PatchFileSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new InvalidInputError(`${source}: ${i.path.join(".")}: ${i.message}`);
-  }
-  return r.data.patches;
+  return parseJsonInput(text, PatchFileSchema, source).patches;
 }
 
 /** The module's declared patches; none when the file does not exist. */

@@ -15,6 +15,7 @@ import type { FeatureAllowlist } from "../build/features.js";
 import { PROFILES, type Profile } from "../build/record.js";
 import { InvalidInputError } from "../errors.js";
 import { configDir } from "../paths.js";
+import { validateInput } from "../util/validate.js";
 import { canonicalJson } from "./digest.js";
 
 export const IMAGE_SPEC_FILE = join("config", "image.yaml");
@@ -81,12 +82,7 @@ export function parseImageSpec(text: string, source = IMAGE_SPEC_FILE): ImageSpe
   } catch (e) {
     throw new InvalidInputError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
-  const r = SpecSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new InvalidInputError(`${source}: ${i.path.join(".") || "(top)"}: ${i.message}`);
-  }
-  const spec = r.data;
+  const spec = validateInput(SpecSchema, raw, source);
   const profiles = Object.keys(spec.profiles).sort();
   if (profiles.join(",") !== [...PROFILES].sort().join(",")) {
     throw new InvalidInputError(`${source}: profiles: must be exactly ${PROFILES.join(", ")} (has ${profiles.join(", ") || "none"})`);

@@ -98,23 +98,30 @@ export interface BumpResult {
   written: boolean;
 }
 
-/** `replace` directives of a go.mod: module path -> "path version" of the replacement. */
-export function replacements(gomod: string): Map<string, string> {
-  const out = new Map<string, string>();
+/** The bodies of one directive in a go.mod, single-line and block form alike, comments stripped. */
+export function directiveBodies(gomod: string, verb: "require" | "replace"): string[] {
+  const out: string[] = [];
   let inBlock = false;
   for (const raw of gomod.split("\n")) {
     const line = raw.replace(/\/\/.*$/, "").trim();
     if (!line) continue;
-    const body = inBlock ? line : /^replace\s+(.+)$/.exec(line)?.[1];
-    if (inBlock && line === ")") {
-      inBlock = false;
-      continue;
-    }
-    if (!inBlock && /^replace\s*\($/.test(line)) {
+    if (inBlock) {
+      if (line === ")") inBlock = false;
+      else out.push(line);
+    } else if (new RegExp(`^${verb}\\s*\\($`).test(line)) {
       inBlock = true;
-      continue;
+    } else {
+      const m = new RegExp(`^${verb}\\s+(.+)$`).exec(line);
+      if (m) out.push(m[1]!.trim());
     }
-    if (!body) continue;
+  }
+  return out;
+}
+
+/** `replace` directives of a go.mod: module path -> "path version" of the replacement. */
+export function replacements(gomod: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const body of directiveBodies(gomod, "replace")) {
     const m = /^(\S+)(?:\s+\S+)?\s+=>\s+(.+)$/.exec(body);
     if (m) out.set(m[1]!, m[2]!.trim());
   }
@@ -134,23 +141,9 @@ export function goDirective(gomod: string): string | undefined {
 /** Every requirement of a go.mod: module path -> version. */
 export function requirements(gomod: string): Map<string, string> {
   const out = new Map<string, string>();
-  let inBlock = false;
-  for (const raw of gomod.split("\n")) {
-    const line = raw.replace(/\/\/.*$/, "").trim();
-    if (!line) continue;
-    if (inBlock) {
-      if (line === ")") {
-        inBlock = false;
-        continue;
-      }
-      const [p, v] = line.split(/\s+/);
-      if (p && v) out.set(p, v);
-    } else if (/^require\s*\($/.test(line)) {
-      inBlock = true;
-    } else {
-      const m = /^require\s+(\S+)\s+(\S+)$/.exec(line);
-      if (m) out.set(m[1]!, m[2]!);
-    }
+  for (const body of directiveBodies(gomod, "require")) {
+    const [p, v] = body.split(/\s+/);
+    if (p && v) out.set(p, v);
   }
   return out;
 }
