@@ -144,6 +144,16 @@ export interface LabOptions {
   withDesk?: boolean;
 }
 
+/**
+ * Every lab node talks to headscale's embedded DERP server over plain HTTP
+ * (the lab has no TLS): a relay that works, as every real tailnet has one.
+ * Without one, on Tailscale 1.104, the laptop never reached the router again
+ * after the router restarted (tried for 5 minutes; 1.102 did at once): its
+ * magicsock kept the old disco key although the control server sent the new
+ * one, and 1.104 re-learns a restarted peer through the relay (TSMP).
+ */
+export const LAB_DERP_ENV: Record<string, string> = { TS_DEBUG_USE_DERP_HTTP: "1" };
+
 export class RouterLab {
   readonly lab = new Lab("mte");
   hs!: Headscale;
@@ -246,6 +256,7 @@ export class RouterLab {
     this.etcBefore = snapshot(this.routerEtc);
 
     const routerEnv = {
+      ...LAB_DERP_ENV,
       TS_AUTHKEY: this.routerKey,
       TS_LOGIN_SERVER: this.hs.url,
       TS_ROUTES: NET.lanNet,
@@ -293,6 +304,7 @@ export class RouterLab {
         hostname: "siteb",
         stateDir: join(lab.dir, "state-siteb"),
         env: {
+          ...LAB_DERP_ENV,
           TS_AUTHKEY: this.sitebKey,
           TS_LOGIN_SERVER: this.hs.url,
           TS_ROUTES: NET.lanbNet,
@@ -309,6 +321,7 @@ export class RouterLab {
       hostname: "laptop",
       stateDir: join(lab.dir, "state-laptop"),
       env: {
+        ...LAB_DERP_ENV,
         TS_AUTHKEY: "file:/run/secrets/authkey",
         TS_LOGIN_SERVER: this.hs.url,
         TS_HOSTNAME: "laptop",
@@ -327,7 +340,7 @@ export class RouterLab {
       role: "desk",
       hostname: id,
       stateDir: join(this.lab.dir, `state-${id}`),
-      env: {},
+      env: { ...LAB_DERP_ENV },
       ...extra,
     });
     if (id === "desk") this.desk = c;

@@ -292,8 +292,15 @@ export function lifecycleCases(ctx: RouterCtx, opts: { bootTimeoutMs?: number } 
       nodesBefore.map((n) => [n.id, n.nodeKey]).sort(),
       ctx.fail("headscale's node list changed: the router registered again"),
     );
-    const ok = await waitFor("ping after restart", 60_000, async () => ((await L.laptop.exec(["ping", "-c", "1", "-W", "2", ctx.routerIp], 10_000)).code === 0 ? true : undefined)).catch(() => false);
-    assert.ok(ok, ctx.fail(`after the restart the laptop cannot ping the router at ${ctx.routerIp}`));
+    const tPing = Date.now();
+    const ok = await waitFor("ping after restart", Number(process.env.MT_RESTART_PING_MS ?? 60_000), async () => ((await L.laptop.exec(["ping", "-c", "1", "-W", "2", ctx.routerIp], 10_000)).code === 0 ? true : undefined)).catch(() => false);
+    log(`${ctx.arch}: ping after restart: ${ok ? "answered" : "no answer"} after ${Date.now() - tPing} ms`);
+    if (!ok) {
+      const st = await L.laptop.exec(["tailscale", "status"], 10_000);
+      const tp = await L.laptop.exec(["tailscale", "ping", "-c", "3", "--timeout", "3s", ctx.routerIp], 20_000);
+      const disco = L.laptop.allOutput().split("\n").filter((l) => /disco|endpoint|peer/i.test(l) && !/derp\.(Send|Recv)/.test(l)).slice(-40).join("\n");
+      assert.fail(ctx.fail(`after the restart the laptop cannot ping the router at ${ctx.routerIp}`, `laptop's tailscale status:\n${st.stdout}${st.stderr}\ntailscale ping:\n${tp.stdout}${tp.stderr}\nlaptop's disco and endpoint lines:\n${disco}`));
+    }
   });
 
   test("the router stops within 10 s of SIGTERM, with exit code 0", async () => {

@@ -248,7 +248,7 @@ test("each SBOM lists Tailscale, every Go module of the binary, busybox with its
     const b = built.get(a.name)!;
     const doc = JSON.parse(readFileSync(b.sbom, "utf8")) as {
       spdxVersion: string;
-      packages: { name: string; versionInfo: string; checksums?: { checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] }[];
+      packages: { name: string; versionInfo: string; comment?: string; checksums?: { checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] }[];
     };
     assert.equal(doc.spdxVersion, "SPDX-2.3");
     const by = new Map(doc.packages.map((p) => [p.name, p]));
@@ -256,7 +256,14 @@ test("each SBOM lists Tailscale, every Go module of the binary, busybox with its
     assert.ok(b.record.tailscale.modules.length > 5, "the build recorded the binary's modules");
     for (const m of b.record.tailscale.modules) {
       if (m.path === "tailscale.com") continue;
-      assert.equal(by.get(m.path)?.versionInfo, m.version, `module ${m.path}`);
+      // A go.mod replace: the SBOM names the code linked, and what it stands in for.
+      const linked = m.replacedBy ?? m;
+      const p = by.get(linked.path);
+      assert.equal(p?.versionInfo, linked.version, `module ${m.path}`);
+      if (m.replacedBy) assert.match(p?.comment ?? "", new RegExp(`replaces ${m.path.replace(/\./g, "\\.")}@${m.version} \\(go\\.mod replace\\)`), `module ${m.path}`);
+    }
+    for (const sp of b.record.tailscale.sourcePatches ?? []) {
+      assert.ok(by.get("tailscale.com")?.comment?.includes(`source patch ${sp.module}/${sp.file} (sha256 ${sp.sha256} -> ${sp.patchedSha256})`), `source patch ${sp.file} in the SBOM`);
     }
     assert.equal(by.get("busybox")?.versionInfo, b.record.busybox.version);
     assert.equal(by.get("busybox")?.checksums?.[0]?.checksumValue, b.record.busybox.tarballSha256);
