@@ -115,9 +115,9 @@ export class Headscale {
     this.config = join(this.dir, "config.yaml");
     mkdirSync(this.dir, { recursive: true });
     // server_url must be an RFC 1918 address literal with http: clients then
-    // use plain HTTP (tailscale#15008). The embedded DERP server is on
-    // because headscale refuses an empty DERP map; the tests do not need it
-    // (the namespaces route to each other directly).
+    // use plain HTTP (tailscale#15008). The embedded DERP server is the
+    // lab's relay, reached over plain HTTP by nodes with TS_DEBUG_USE_DERP_HTTP
+    // (test/e2e/lab.ts); traffic still goes direct between the namespaces.
     const d = this.dir;
     writeFileSync(
       this.config,
