@@ -225,3 +225,11 @@ test("auth key from the environment: missing is a clear error when secrets are n
   const s2 = q.before.find((s) => s.type === "item" && s.what === "env TS_AUTHKEY");
   assert.ok(s2 && s2.type === "item" && s2.set.value === undefined);
 });
+
+test("a memory cap from 40M to under 64M is taken, with a warning that the container may not start", () => {
+  const low = cfg({ container: { memoryLimit: "48M" } });
+  assert.ok(low.warnings.some((w) => /container\.memoryLimit 48M is below 64M: .*ended while starting/.test(w)), low.warnings.join("\n"));
+  const soft = cfg({ container: { memoryLimit: "96M", memoryHigh: "56M" } });
+  assert.ok(soft.warnings.some((w) => /container\.memoryHigh 56M is below 64M/.test(w)), soft.warnings.join("\n"));
+  assert.ok(!cfg({ container: { memoryLimit: "64M" } }).warnings.some((w) => /below 64M/.test(w)), "64M is enough: no warning");
+});
