@@ -8,9 +8,9 @@ import { loadGoModPins } from "../pins.js";
 import { cacheKey, cachedDir } from "../util/cache.js";
 import { run, tryRun } from "../util/exec.js";
 import { sha256 } from "../util/fsx.js";
-import { loadSourcePatches, patchVendorTree } from "./source-patches.js";
 import { memoize } from "../util/memo.js";
 import type { Progress } from "../util/progress.js";
+import { loadSourcePatches, patchVendorTree } from "./source-patches.js";
 import {
   buildTags,
   checkAllowlistKnown,
@@ -191,13 +191,14 @@ export async function buildTailscale(
     OVERLAY_FILES.map(async (f) => ({ name: f, text: await readFile(join(goModuleDir, "overlay", "tailscaled", f), "utf8") })),
   );
   const flags = goFlags(profile, pins.tailscaleVersion);
+  const patches = loadSourcePatches(goModuleDir);
   const env = goEnv(arch);
   progress.info(`GOOS=${env.GOOS} GOARCH=${env.GOARCH} GOARM=${env.GOARM ?? ""} CGO_ENABLED=0`);
   progress.info(`tags: ${features.tags.join(",")}`);
   const key = cacheKey([
     "tailscale", RECIPE, gomod, gosum, gov, JSON.stringify(env), features.tags.join(","),
     flags.ldflags, JSON.stringify(flags.gcflags), ...overlaySources.map((o) => o.name + sha256(o.text)),
-    JSON.stringify(loadSourcePatches(goModuleDir)),
+    JSON.stringify(patches),
   ]);
   const vendor = await vendoredModule(progress);
   const { dir, hit } = await cachedDir("tailscale", key, async (out) => {
@@ -231,7 +232,6 @@ export async function buildTailscale(
     // A replaced module's required version is never downloaded, so go.sum has no hash for it.
     return { ...m, sum: r ? "" : m.sum || sums.get(`${m.path}@${m.version}`) || "", ...replacedBy };
   };
-  const patches = loadSourcePatches(goModuleDir);
   return {
     binary: join(dir, "tailscale.combined"),
     version: pins.tailscaleVersion,
