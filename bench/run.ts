@@ -72,50 +72,44 @@ class Artifacts {
     private readonly base?: Snapshot,
   ) {}
 
-  /** Profile small built from the baseline snapshot by its own CLI (its code, its pins). */
-  baseline(): Promise<CliBuild> {
-    const base = this.base;
-    if (!base) throw new Error("no --baseline given");
-    let p = this.builds.get("baseline");
+  /** A build by the CLI of a snapshot (its code, its pins), made once per run under `name`. */
+  private cliBuild(name: string, snap: Snapshot, profile: "small" | "fast", label: string): Promise<CliBuild> {
+    let p = this.builds.get(name);
     if (!p) {
-      p = step(`baseline build (${base.commit.slice(0, 12)}), ${this.arches.map((a) => a.name).join(", ")}`, () =>
+      p = step(`${label}, ${this.arches.map((a) => a.name).join(", ")} (usual caches)`, () =>
         runCliBuild({
-          what: "baseline",
-          srcDir: base.dir,
-          outDir: join(this.work, "builds", "baseline"),
-          profile: "small",
+          what: name,
+          srcDir: snap.dir,
+          outDir: join(this.work, "builds", name),
+          profile,
           arches: this.arches,
-          env: { SOURCE_DATE_EPOCH: String(base.commitTime) },
+          env: { SOURCE_DATE_EPOCH: String(snap.commitTime) },
           log,
         }),
       );
-      this.builds.set("baseline", p);
+      this.builds.set(name, p);
     }
     return p;
+  }
+
+  /** Profile small built from the baseline snapshot. */
+  baseline(): Promise<CliBuild> {
+    if (!this.base) throw new Error("no --baseline given");
+    return this.cliBuild("baseline", this.base, "small", `baseline build (${this.base.commit.slice(0, 12)})`);
+  }
+
+  ours(profile: "small" | "fast"): Promise<CliBuild> {
+    return this.cliBuild(profile, this.snap, profile, `${profile} build`);
+  }
+
+  /** The docker-archive a build of `snap` wrote for `arch` (named by that snapshot's Tailscale version). */
+  private static tarIn(b: CliBuild, snap: Snapshot, arch: string): string {
+    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins(join(snap.dir, "go")).tailscaleVersion, arch));
   }
 
   async baselineTar(arch: string): Promise<string> {
     const b = await this.baseline();
-    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins(join(this.base!.dir, "go")).tailscaleVersion, arch));
-  }
-
-  ours(profile: "small" | "fast"): Promise<CliBuild> {
-    let p = this.builds.get(profile);
-    if (!p) {
-      p = step(`${profile} build, ${this.arches.map((a) => a.name).join(", ")} (usual caches)`, () =>
-        runCliBuild({
-          what: profile,
-          srcDir: this.snap.dir,
-          outDir: join(this.work, "builds", profile),
-          profile,
-          arches: this.arches,
-          env: { SOURCE_DATE_EPOCH: String(this.snap.commitTime) },
-          log,
-        }),
-      );
-      this.builds.set(profile, p);
-    }
-    return p;
+    return Artifacts.tarIn(b, this.base!, arch);
   }
 
   stockBuild(arch: Architecture): Promise<StockBuild> {
@@ -151,8 +145,7 @@ class Artifacts {
   }
 
   async tar(profile: "small" | "fast", arch: string): Promise<string> {
-    const b = await this.ours(profile);
-    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, arch));
+    return Artifacts.tarIn(await this.ours(profile), this.snap, arch);
   }
 }
 

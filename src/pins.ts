@@ -65,8 +65,12 @@ export function parseGoMod(text: string): GoModulePins {
   if (!goLine || !tailscale || !roots) {
     throw new InvalidInputError("go/go.mod: expected a go line and requirements on tailscale.com and golang.org/x/crypto/x509roots/fallback");
   }
-  const toolchain = /^toolchain go(\S+)$/m.exec(text)?.[1] ?? goLine;
-  return { goVersion: goLine, toolchainVersion: toolchain, tailscaleVersion: tailscale, caRootsVersion: roots };
+  return { goVersion: goLine, toolchainVersion: goModToolchain(text)!, tailscaleVersion: tailscale, caRootsVersion: roots };
+}
+
+/** The Go a go.mod builds with: its toolchain line, else its go line (e.g. "1.27.3"). */
+export function goModToolchain(text: string): string | undefined {
+  return /^toolchain go(\S+)$/m.exec(text)?.[1] ?? /^go (\S+)$/m.exec(text)?.[1];
 }
 
 export function loadGoModPins(dir = goModuleDir): GoModulePins {

@@ -145,10 +145,10 @@ export async function buildStock(srcDir: string, arch: Architecture, dir: string
   const version = loadGoModPins().tailscaleVersion;
   const ldflags = stockLdflags(version);
   const env = goEnv(arch);
-  const gov = (await runCmd("go", ["env", "GOVERSION"], { env: goCommandEnv() })).stdout.trim();
+  // The vendored tree's folder name is the hash of its inputs (go.mod, go.sum, Go, source patches).
   const vendor = await benchVendorDir(srcDir, log);
   const key = createHash("sha256")
-    .update(JSON.stringify([vendor, gov, env, ldflags]))
+    .update(JSON.stringify([vendor, env, ldflags]))
     .digest("hex");
   const files = { tailscaled: join(dir, "tailscaled"), tailscale: join(dir, "tailscale") };
   const keyFile = join(dir, "inputs.sha256");

@@ -74,11 +74,10 @@ async function buildCombined(o: {
 }): Promise<RecipeBuild> {
   const vendor = await benchVendorDir(o.srcDir, o.log);
   const env = goEnv(o.arch);
-  const gov = (await runCmd("go", ["env", "GOVERSION"], { env: goCommandEnv() })).stdout.trim();
   const upx = await upxVersion();
   // The vendored tree's folder name is the hash of its inputs (go.mod, go.sum, Go, source patches).
   const key = createHash("sha256")
-    .update(JSON.stringify([vendor, gov, upx, env, o.tags, o.gcflags, o.ldflags, o.upxArgs]))
+    .update(JSON.stringify([vendor, upx, env, o.tags, o.gcflags, o.ldflags, o.upxArgs]))
     .digest("hex");
   const binary = join(o.dir, "tailscale.combined");
   const keyFile = join(o.dir, "inputs.sha256");

@@ -114,9 +114,10 @@ export function evaluateTargets(r: Results): TargetRow[] {
   return rows;
 }
 
-/** The baseline of any section (they come from one run when --baseline was given). */
-function baselineOf(r: Results): BaselineInfo | undefined {
-  return [r.flash, r.memory, r.throughput, r.cap, r.vmMemory].map((x) => x?.meta.baseline).find((b) => b !== undefined);
+/** The run facts of the first section measured with a baseline (they come from one run when --baseline was given). */
+function baselineRun(r: Results): (RunMeta & { baseline: BaselineInfo }) | undefined {
+  const m = [r.memory, r.throughput, r.cap, r.flash, r.vmMemory].find((x) => x?.meta.baseline)?.meta;
+  return m?.baseline ? { ...m, baseline: m.baseline } : undefined;
 }
 
 function baselineLine(b: BaselineInfo): string {
@@ -129,10 +130,11 @@ function baselineLine(b: BaselineInfo): string {
  * version bump buys or costs a router.
  */
 export function versionsSection(r: Results): string[] {
-  const b = baselineOf(r);
-  if (!b) return [];
+  const baseRun = baselineRun(r);
+  if (!baseRun) return [];
+  const b = baseRun.baseline;
   // Our version as the baseline run saw it (sections from older runs may hold another).
-  const ours = [r.memory, r.throughput, r.cap, r.flash, r.vmMemory].find((x) => x?.meta.baseline)?.meta.versions.tailscale ?? "ours";
+  const ours = baseRun.versions.tailscale;
   const rows: string[][] = [];
   const add = (what: string, s: number | undefined, base: number | undefined, fmt: (n: number) => string, lowerIsBetter = true) => {
     if (s === undefined || base === undefined) return;

@@ -5,6 +5,7 @@ import { MissingToolError } from "../errors.js";
 import { loadGoModPins } from "../pins.js";
 import { tryRun } from "../util/exec.js";
 import { muslSpecs } from "./busybox.js";
+import { goCommandEnv } from "./tailscale.js";
 import { parseUpxVersion, UPX_MIN_VERSION, versionAtLeast } from "./upx.js";
 
 export const SETUP_COMMAND = "bash scripts/setup-host.sh";
@@ -60,7 +61,7 @@ export async function checkHost(): Promise<ToolCheck[]> {
   checks.push({ name: "go", purpose: "build", ok: goOk, detail: gov ? `${gov} (need go1.21+ to run the pinned go${want})` : "missing", fix: GO_FIX });
   if (goOk) {
     // The pinned toolchain itself, as every build runs it (fetched through the module proxy on first use).
-    const pinned = await has("go", ["env", "GOVERSION"], { ...process.env, GOTOOLCHAIN: `go${want}`, GOFLAGS: "" });
+    const pinned = await has("go", ["env", "GOVERSION"], goCommandEnv());
     const ok = pinned === `go${want}`;
     checks.push({ name: `go${want} (go/go.mod)`, purpose: "build", ok, detail: ok ? "available" : `not available (${pinned ?? "GOTOOLCHAIN=go" + want + " go env GOVERSION failed"})`, fix: GO_FIX });
   }

@@ -7,6 +7,7 @@ import { CommandError, FailureError, InvalidInputError, UsageError } from "../er
 import { run } from "../util/exec.js";
 import { atomicWriteFile, sha256 } from "../util/fsx.js";
 import type { SourcePatch } from "../build/source-patches.js";
+import { goModToolchain } from "../pins.js";
 import { compareSemVer, isStableTailscale, parseSemVer, type SemVer } from "./version.js";
 
 /*
@@ -235,7 +236,7 @@ export async function bumpTailscale(o: BumpOptions): Promise<BumpResult> {
   const env = goCommandEnv(o.env ?? {});
   env.GOTOOLCHAIN = "local";
   env.GOWORK = "off";
-  const pinnedGo = (/^toolchain go(\S+)$/m.exec(gomod)?.[1] ?? goDirective(gomod)) || undefined;
+  const pinnedGo = goModToolchain(gomod);
   if (pinnedGo && compareGoVersions(pinnedGo, await goLocalVersion(env)) > 0) env.GOTOOLCHAIN = `go${pinnedGo}`;
   const gosum = await readFile(join(o.goDir, "go.sum"), "utf8");
   const current = requiredVersion(gomod, TAILSCALE_MODULE);
@@ -369,8 +370,9 @@ async function describeSubstitutions(result: BumpResult, dir: string, outside: s
     }
     result.substitutions.push(sub);
   }
+  const required = requirements(gomod);
   for (const p of patches) {
-    const mv = p.module === TAILSCALE_MODULE ? version : requirements(gomod).get(p.module);
+    const mv = p.module === TAILSCALE_MODULE ? version : required.get(p.module);
     const dl = mv ? await run("go", ["mod", "download", "-json", `${p.module}@${mv}`], { cwd: outside, env }).catch(() => undefined) : undefined;
     const modDir = dl ? (JSON.parse(dl.stdout) as { Dir?: string }).Dir : undefined;
     const text = modDir ? await readFile(join(modDir, ...p.file.split("/")), "utf8").catch(() => undefined) : undefined;
