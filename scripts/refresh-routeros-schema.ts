@@ -8,7 +8,9 @@
  *
  * SOURCE_DIR (default ../shared/routeros-schema, relative to the project)
  * holds <version>.json files as dumped by RouterOS's own /console/inspect
- * (see data/routeros-schema/README.md for where they come from).
+ * (see data/routeros-schema/README.md for where they come from), and
+ * readable/<version>.json: what each release reports back (the completion of
+ * `get value-name=` and of enum arguments), copied as they are.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
@@ -66,10 +68,30 @@ for (const extra of ["app-yaml-schema.json"]) {
     fail(`${extra} is missing from ${source}`);
   }
 }
+// What releases report back: copied unchanged, checked for the shape the loader reads.
+mkdirSync(join(staging, "readable"));
+let readableCount = 0;
+const readableDir = join(source, "readable");
+for (const n of existsSync(readableDir) ? readdirSync(readableDir).filter((f) => f.endsWith(".json")).sort() : []) {
+  const bytes = readFileSync(join(readableDir, n));
+  let doc: { version?: unknown; source?: unknown; menus?: Record<string, unknown> };
+  try {
+    doc = JSON.parse(bytes.toString("utf8")) as typeof doc;
+  } catch (e) {
+    fail(`readable/${n} is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc.version !== "string" || typeof doc.source !== "string" || !doc.menus || typeof doc.menus.container !== "object") {
+    fail(`readable/${n} lacks version, source or menus.container: not a readable-properties file`);
+  }
+  if (`${doc.version}.json` !== n) fail(`readable/${n} says it is version ${doc.version}`);
+  writeFileSync(join(staging, "readable", n), bytes);
+  readableCount++;
+}
+if (readableCount === 0) fail(`no readable/<version>.json in ${source}`);
 writeFileSync(join(staging, "index.json"), JSON.stringify(index, null, 1) + "\n");
 writeFileSync(join(staging, "README.md"), readFileSync(readme));
 rmSync(`${target}.old`, { recursive: true, force: true });
 if (existsSync(target)) renameSync(target, `${target}.old`);
 renameSync(staging, target);
 rmSync(`${target}.old`, { recursive: true, force: true });
-process.stderr.write(`refresh-routeros-schema: ${versions.length} versions, ${byHash.size} distinct trees -> data/routeros-schema\n`);
+process.stderr.write(`refresh-routeros-schema: ${versions.length} versions, ${byHash.size} distinct trees, ${readableCount} readable-property files -> data/routeros-schema\n`);

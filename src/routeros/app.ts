@@ -10,6 +10,7 @@ import { rosString, rosValue } from "./rsc.js";
 import { formatMissing, missingArgs } from "./schema/check.js";
 import { describeSource } from "./schema/model.js";
 import { SCHEMA_DIR } from "./schema/tree.js";
+import { scriptStateFormFor, STATE_FUNCTION, stateFunction } from "./schema/state.js";
 
 /*
  * A RouterOS /app (7.22+) for the Tailscale container: a compose-like YAML
@@ -54,7 +55,7 @@ export function appDocument(config: RouterConfig, authKey: string | undefined): 
     environment: env,
     volumes: [`${name}-state:${STATE_DIR_IN_CONTAINER}`],
     restart: config.container.restart.policy,
-    ...(h.enabled
+    ...(h.enabled && config.syntax.healthcheck
       ? {
           healthcheck: {
             test: ["CMD", ...HEALTHCHECK_COMMAND.split(" ")],
@@ -87,6 +88,10 @@ function appLimits(config: RouterConfig): string[] {
 }
 
 export function renderApp(config: RouterConfig, opts: PlanOptions & { showSecrets?: boolean }): AppOutput {
+  // MikroTik's /app runs on arm64 and x86 only (FIELD-NOTES section 12).
+  if (!["arm64", "x86"].includes(config.arch.routerosArch)) {
+    throw new ConfigError(`${config.source}: routeros.arch: /app runs only on arm64 and x86 routers, not ${config.arch.routerosArch}: use 'routeros script' (or 'deploy') for this router`);
+  }
   if (config.image.source.kind !== "remote") {
     throw new ConfigError(`${config.source}: image: /app installs from a registry only; set image.remote (e.g. registry.example.com/owner/mikrotik-tailscale:stable), or use 'routeros script' for a .tar`);
   }
@@ -117,31 +122,42 @@ export function renderApp(config: RouterConfig, opts: PlanOptions & { showSecret
   if (missing.length) throw new ConfigError(`the /app setup cannot run on RouterOS ${config.version.text}: ${formatMissing(missing, config.model)}`);
 
   const IND = "    ";
+  const q = rosString;
   const L: string[] = [];
   L.push(`# mikrotik-tailscale: RouterOS /app "${name}" (RouterOS ${config.version.text}, from ${describeSource(config.model)})`);
   L.push("# Adds the app, waits for its container, then routes the tailnet through it and");
   L.push("# forwards tailnet names to MagicDNS. Safe to run again. Run with: /import file-name=<this file>");
   for (const n of notes) L.push(`# NOTE: ${n}`);
-  L.push(`:local yaml ${rosString(yaml)}`);
-  L.push(`:if ([:len [/app/find where name=${rosString(name)}]] = 0) do={ /app/add yaml=$yaml } else={ /app/set [/app/find where name=${rosString(name)}] yaml=$yaml }`);
-  L.push(":local c \"\"");
-  L.push(":local n 0");
-  L.push(`:while ([:len $c] = 0 && $n < 600) do={ :set c [/container/find where name=${rosString(name)}]; :if ([:len $c] = 0) do={ :delay 1s; :set n ($n + 1) } }`);
-  L.push(`:if ([:len $c] = 0) do={ :error ${rosString(`${name}: the app made no container within 600 s; see /log/print where topics~"container"`)} }`);
-  L.push(":local addr [/interface/veth/get [/container/get $c interface] address]");
-  L.push(':local ip [:pick $addr 0 [:find $addr "/"]]');
-  L.push(`:if ([:len [/ip/route/find where dst-address=${rosString(TAILNET_V4)} comment=${rosString(tag)}]] = 0) do={`);
-  L.push(`${IND}/ip/route/add dst-address=${TAILNET_V4} gateway=$ip comment=${rosValue(tag)}`);
-  L.push("} else={");
-  L.push(`${IND}/ip/route/set [/ip/route/find where dst-address=${rosString(TAILNET_V4)} comment=${rosString(tag)}] gateway=$ip`);
-  L.push("}");
-  for (const p of config.tailscale.acceptRoutes) {
-    L.push(`:if ([:len [/ip/route/find where dst-address=${rosString(p.text)} comment=${rosString(tag)}]] = 0) do={ /ip/route/add dst-address=${p.text} gateway=$ip comment=${rosValue(tag)} } else={ /ip/route/set [/ip/route/find where dst-address=${rosString(p.text)} comment=${rosString(tag)}] gateway=$ip }`);
+  // One block: /import forgets a top-level :local on the next line.
+  L.push("{");
+  L.push(`${IND}:if ([:len [:tostr [/app/settings/get disk]]] = 0) do={ :error ${q("/app needs a disk first: /app/settings/set disk=<a disk from /disk print>")} }`);
+  L.push(`${IND}:local yaml ${q(yaml)}`);
+  L.push(`${IND}:if ([:len [/app/find where name=${q(name)}]] = 0) do={ /app/add yaml=$yaml } else={ /app/set [/app/find where name=${q(name)}] yaml=$yaml }`);
+  // /app names the container and its veth itself: the app's row says which interface is its.
+  L.push(`${IND}:local iface [:tostr [/app/get [/app/find where name=${q(name)}] interface]]`);
+  L.push(`${IND}:local c ""`);
+  L.push(`${IND}:local n 0`);
+  L.push(`${IND}:while ([:len $c] = 0 && $n < 600) do={`);
+  L.push(`${IND}${IND}:if ([:len $iface] > 0) do={ :set c [/container/find where interface=$iface] }`);
+  L.push(`${IND}${IND}:if ([:len $c] = 0) do={ :delay 1s; :set n ($n + 1); :set iface [:tostr [/app/get [/app/find where name=${q(name)}] interface]] }`);
+  L.push(`${IND}}`);
+  L.push(`${IND}:if ([:len $c] = 0) do={ :error ${q(`${name}: the app made no container within 600 s; see /log/print where topics~"container"`)} }`);
+  L.push(...stateFunction(scriptStateFormFor(config.version), IND));
+  L.push(`${IND}:set n 0`);
+  L.push(`${IND}:while ([$${STATE_FUNCTION} $c] != "running" && $n < 600) do={ :delay 1s; :set n ($n + 1) }`);
+  L.push(`${IND}:if ([$${STATE_FUNCTION} $c] != "running") do={ :put (${q(`${name}: the app's container is `)} . [$${STATE_FUNCTION} $c] . ${q(`, not running yet; see /log/print where topics~"container"`)}) }`);
+  L.push(`${IND}:local addr [/interface/veth/get [/interface/veth/find where name=$iface] address]`);
+  L.push(`${IND}:local ip [:pick $addr 0 [:find $addr "/"]]`);
+  const routes = [TAILNET_V4, ...config.tailscale.acceptRoutes.map((p) => p.text)];
+  for (const dst of routes) {
+    const find = `[/ip/route/find where dst-address=${q(dst)} comment=${q(tag)}]`;
+    L.push(`${IND}:if ([:len ${find}] = 0) do={ /ip/route/add dst-address=${dst} gateway=$ip comment=${rosValue(tag)} } else={ /ip/route/set ${find} gateway=$ip }`);
   }
   for (const d of config.dns.forward) {
-    L.push(`:if ([:len [/ip/dns/static/find where name=${rosString(d)} type="FWD"]] = 0) do={ /ip/dns/static/add name=${rosValue(d)} type=FWD forward-to=${MAGIC_DNS} match-subdomain=yes comment=${rosValue(tag)} }`);
+    L.push(`${IND}:if ([:len [/ip/dns/static/find where name=${q(d)} type="FWD"]] = 0) do={ /ip/dns/static/add name=${rosValue(d)} type=FWD forward-to=${MAGIC_DNS} match-subdomain=yes comment=${rosValue(tag)} }`);
   }
-  L.push(`:put (${rosString(`${name}: app installed; container at `)} . $ip)`);
+  L.push(`${IND}:put (${q(`${name}: app installed; container at `)} . $ip)`);
+  L.push("}");
   return { yaml, script: L.join("\n") + "\n", notes };
 }
 

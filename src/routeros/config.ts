@@ -120,7 +120,7 @@ export const RouterConfigSchema = z
         logging: z.boolean().default(true),
         /** Container dns= servers; empty leaves it to /ip/dns. */
         dns: z.array(z.string()).default([]),
-        /** Per-container tmpfs mounts (RouterOS 7.21.2+): directory -> size. */
+        /** A per-container tmpfs (RouterOS 7.21.2+): directory -> size; one entry. */
         tmpfs: z.record(z.string().regex(/^\/[\w./-]+$/, "must be an absolute directory"), Size).optional(),
       })
       .strict()
@@ -426,6 +426,10 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
 
   // Container extras.
   const tmpfs = Object.entries(c.container.tmpfs ?? {}).map(([dir, size]) => ({ dir, size }));
+  // MikroTik documents tmpfs as one size@dir; nothing shows RouterOS taking several in one value.
+  if (tmpfs.length > 1) {
+    fail(source, "container.tmpfs", `RouterOS documents one tmpfs per container (tmpfs=<size>@<dir>); several in one value are unproven: keep one, e.g. { /var/run/tailscale: 1M }`);
+  }
   const MIB = 1024 * 1024;
   const limit = c.container.memoryLimit === undefined ? undefined : parseSize(c.container.memoryLimit)!;
   const high = c.container.memoryHigh === undefined ? undefined : parseSize(c.container.memoryHigh)!;

@@ -11,6 +11,7 @@ import { localAddressFor, serveFile } from "./serve.js";
 import { parseRouterOsVersion, type RouterOsVersion } from "./version.js";
 import { inspectRouter } from "./schema/inspect.js";
 import { describeSource, MissingPropertyError, treeModel, type RouterOsModel } from "./schema/model.js";
+import { healthOf, stateOf, type ContainerState } from "./schema/state.js";
 
 /*
  * deploy, upgrade and status over the RouterOS REST API. Everything that can
@@ -189,7 +190,7 @@ async function containerLogTail(client: RestClient, name: string, n = 3): Promis
 async function waitFor(
   o: RunOptions,
   id: string,
-  done: (status: string) => boolean,
+  done: (state: ContainerState) => boolean,
   timeoutMs: number,
 ): Promise<RosRecord> {
   const until = Date.now() + timeoutMs;
@@ -198,7 +199,7 @@ async function waitFor(
   let poll = Math.min(50, max);
   for (;;) {
     const c = await getContainer(o.client, id);
-    if (done(c.status ?? "")) return c;
+    if (done(stateOf(c))) return c;
     if (Date.now() >= until) return c;
     await sleep(poll);
     poll = Math.min(max, Math.ceil(poll * 1.5));
@@ -206,19 +207,21 @@ async function waitFor(
 }
 
 async function waitExtracted(o: RunOptions, c: RosRecord): Promise<RosRecord> {
-  const r = await waitFor(o, c[".id"]!, (s) => s !== "extracting", o.extractTimeoutMs ?? 600_000);
-  if (r.status !== "stopped") {
-    const why = r.status === "extracting" ? "was still extracting when the time ran out" : `ended in status '${r.status}'`;
+  const r = await waitFor(o, c[".id"]!, (s) => s !== "extracting" && s !== "unknown", o.extractTimeoutMs ?? 600_000);
+  const state = stateOf(r);
+  if (state !== "stopped") {
+    const why = state === "extracting" ? "was still extracting when the time ran out" : state === "error" ? "failed to download or extract" : `ended ${state}`;
     throw new ContainerStateError(`container ${c.name}: the image ${why}${await containerLogTail(o.client, c.name!)}`);
   }
   return r;
 }
 
 async function stopContainer(o: RunOptions, c: RosRecord): Promise<void> {
-  if (c.status === "stopped" || c.status === "error") return;
+  const now = stateOf(c);
+  if (now === "stopped" || now === "error") return;
   await o.client.post("container/stop", { ".id": c[".id"]! });
   const r = await waitFor(o, c[".id"]!, (s) => s === "stopped", o.startTimeoutMs ?? 120_000);
-  if (r.status !== "stopped") throw new ContainerStateError(`container ${c.name} did not stop (status '${r.status}')`);
+  if (stateOf(r) !== "stopped") throw new ContainerStateError(`container ${c.name} did not stop (it is ${stateOf(r)})`);
 }
 
 /** Starts a container and waits until it has stayed running for the settle time. */
@@ -239,15 +242,15 @@ async function startContainer(o: RunOptions, c: RosRecord): Promise<void> {
     },
     o.startTimeoutMs ?? 120_000,
   );
-  if (r.status !== RUNNING) {
-    throw new ContainerStateError(`container ${c.name} did not reach running (status '${r.status}')${await containerLogTail(o.client, c.name!)}`);
+  if (stateOf(r) !== RUNNING) {
+    throw new ContainerStateError(`container ${c.name} did not reach running (it is ${stateOf(r)})${await containerLogTail(o.client, c.name!)}`);
   }
   const settle = o.settleMs ?? 5000;
   if (settle > 0) {
     await sleep(settle);
     const again = await getContainer(o.client, c[".id"]!);
-    if (again.status !== RUNNING) {
-      throw new ContainerStateError(`container ${c.name} stopped again right after starting (status '${again.status}')${await containerLogTail(o.client, c.name!)}`);
+    if (stateOf(again) !== RUNNING) {
+      throw new ContainerStateError(`container ${c.name} stopped again right after starting (it is ${stateOf(again)})${await containerLogTail(o.client, c.name!)}`);
     }
   }
 }
@@ -343,7 +346,7 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
   const { facts, config, plan } = await prepare(o);
   const name = plan.container.name;
   let existing0 = await findContainer(client, plan);
-  if (existing0?.status === "error" && !o.dryRun) {
+  if (existing0 && stateOf(existing0) === "error" && !o.dryRun) {
     // A failed extraction leaves a container that can never start: replace it.
     await client.delete(`container/${existing0[".id"]}`);
     say(o, `- container ${name}: removed (its image had failed to extract)`);
@@ -389,7 +392,7 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
     const envOrMountsChanged = ctx.changes.some((ch) => /^(env|mount) /.test(ch.what) || /^container\/(envs|mounts) /.test(ch.what));
     const rootOk = [plan.container.rootDir, plan.container.rootDirAlt].includes((c["root-dir"] ?? "").replace(/^\/+/, ""));
     if (!rootOk) ctx.notes.push(`container ${name} has root-dir ${c["root-dir"]}; the config says ${plan.container.rootDir}: 'routeros upgrade' moves it`);
-    if (Object.keys(diff).length || (envOrMountsChanged && c.status === RUNNING)) {
+    if (Object.keys(diff).length || (envOrMountsChanged && stateOf(c) === RUNNING)) {
       if (o.dryRun) {
         record(ctx, { action: "container", what: `container ${name}`, detail: Object.keys(diff).length ? `would change ${Object.keys(diff).join(", ")} and restart` : "would restart to apply env/mount changes" });
       } else {
@@ -405,13 +408,13 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
         c = await getContainer(client, c[".id"]!);
       }
     }
-    if (!o.dryRun && c.status !== RUNNING) {
-      if (c.status === "extracting") c = await waitExtracted(o, c);
+    if (!o.dryRun && stateOf(c) !== RUNNING) {
+      if (stateOf(c) === "extracting") c = await waitExtracted(o, c);
       say(o, `starting ${name}`);
       await startContainer(o, c);
       record(ctx, { action: "container", what: `container ${name}`, detail: "started; running" });
     }
-    status = o.dryRun ? c.status ?? "?" : RUNNING;
+    status = o.dryRun ? stateOf(c) : RUNNING;
     const img = plan.container.image;
     if (img.kind === "file") {
       const want = versionFromText(img.fileName);
@@ -447,7 +450,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared): Promise<Upgra
   const before = cur ?? leftover;
   const from = before ? versionFromText(before.tag) ?? (before.tag || undefined) : undefined;
   if (cur && info?.version && from && info.version === from && !o.force) {
-    return { changes: [], notes: [...facts.notes, `container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: cur.status ?? "?", facts, from, to };
+    return { changes: [], notes: [...facts.notes, `container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: stateOf(cur), facts, from, to };
   }
   const ctx = newContext(o);
   ctx.notes.push(...facts.notes);
@@ -455,7 +458,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared): Promise<Upgra
     await applySteps(ctx, plan.before);
     record(ctx, { action: "container", what: `container ${name}`, detail: `would be replaced (${from ?? "?"} -> ${to ?? "?"}), keeping ${config.storage.stateDir}` });
     await applySteps(ctx, plan.after);
-    return { changes: ctx.changes, notes: ctx.notes, status: cur?.status ?? "?", facts, from, to };
+    return { changes: ctx.changes, notes: ctx.notes, status: cur ? stateOf(cur) : "absent", facts, from, to };
   }
   // Finish or undo an interrupted upgrade first.
   if (!cur && leftover) {
@@ -473,7 +476,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared): Promise<Upgra
   const img = await provideImage(o, plan.container.image, info, plan.container.removeImageFile);
   const oldRoot = (old["root-dir"] ?? "").replace(/^\/+/, "");
   const newRoot = oldRoot === plan.container.rootDir ? plan.container.rootDirAlt : plan.container.rootDir;
-  const wasRunning = old.status === RUNNING;
+  const wasRunning = stateOf(old) === RUNNING;
   const oldBoot = old["start-on-boot"] ?? "false";
   const oldKey = old[key.field] ?? key.value;
 
@@ -500,7 +503,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared): Promise<Upgra
       if (renamed) await client.patch(`container/${old[".id"]}`, { [key.field]: oldKey, "start-on-boot": oldBoot });
       if (wasRunning) {
         const back = await getContainer(client, old[".id"]!);
-        if (back.status !== RUNNING) await startContainer(o, back);
+        if (stateOf(back) !== RUNNING) await startContainer(o, back);
       }
       await img.discard();
     } catch (e2) {
@@ -531,6 +534,8 @@ export interface StatusReport {
     health?: string;
     /** How RouterOS restarts it after a crash, e.g. "on-failure every 10s (at most 10)". */
     restart?: string;
+    /** How often RouterOS has restarted it (7.23+ reports it). */
+    restarts?: number;
   };
   tailscale: {
     /** Version tailscaled printed at start, from the router log. */
@@ -560,17 +565,26 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
   if (c) {
     report.container = {
       name,
-      status: c.status ?? "?",
+      status: stateOf(c),
       tag: c.tag ?? "",
       imageVersion: versionFromText(c.tag),
       rootDir: c["root-dir"] ?? "",
       interface: c.interface ?? "",
     };
-    if (c["healthcheck-cmd"]) report.container.health = c["healthcheck-status"] || "not reported yet";
+    if (c["healthcheck-cmd"]) {
+      // The verdict is in the healthy/unhealthy flags (7.23+); healthcheck-status carries the check's output.
+      const verdict = healthOf(c);
+      const detail = c["healthcheck-status"] ?? "";
+      const output = /output:\s*(.*)$/.exec(detail)?.[1]?.trim();
+      report.container.health = verdict ? `${verdict}${output ? `: ${output}` : ""}` : detail || "not reported yet";
+    }
+    if (c["restart-count"] !== undefined) report.container.restarts = Number(c["restart-count"]);
     const policy = c["restart-policy"];
     if (policy && policy !== "no") {
       const max = c["restart-max-count"];
-      report.container.restart = `${policy} after ${c["restart-interval"] ?? "?"}${max && max !== "0" ? ` (at most ${max} times)` : ""}`;
+      // MikroTik's manual: restart-max-count is the most restarts "within the restart-interval time frame".
+      const every = c["restart-interval"] ?? "?";
+      report.container.restart = `${policy} after ${every}${max && max !== "0" ? ` (at most ${max} restarts within ${every})` : ""}`;
     } else if (c["auto-restart-interval"] && !["0s", "0", "none", ""].includes(c["auto-restart-interval"])) {
       report.container.restart = `after any exit, every ${c["auto-restart-interval"]}`;
     } else {
@@ -597,7 +611,7 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
     if (url) report.tailscale.loginUrl = url[1];
   }
   if (report.tailscale.state === "Running") report.tailscale.loginUrl = undefined;
-  if (!c || c.status !== RUNNING) report.nodeUp = false;
+  if (!c || stateOf(c) !== RUNNING) report.nodeUp = false;
   else if (report.tailscale.state) report.nodeUp = report.tailscale.state === "Running";
   return report;
 }
@@ -612,7 +626,7 @@ export function formatStatus(s: StatusReport, name: string): string {
     L.push(`container:  ${c.name}: ${c.status} (interface ${c.interface}, root-dir ${c.rootDir})`);
     L.push(`image:      ${c.tag || "(no tag)"}${c.imageVersion ? ` -> version ${c.imageVersion}` : " (version unknown)"}`);
     if (c.health) L.push(`health:     ${c.health} (RouterOS runs ${HEALTHCHECK_COMMAND})`);
-    if (c.restart) L.push(`restart:    ${c.restart}`);
+    if (c.restart) L.push(`restart:    ${c.restart}${c.restarts !== undefined ? `; restarted ${c.restarts} time${c.restarts === 1 ? "" : "s"} so far` : ""}`);
   }
   L.push(`tailscaled: ${s.tailscale.version ?? "version unknown (not in the router log)"}`);
   L.push(`route:      100.64.0.0/10 via the container: ${s.tailnetRoute}`);

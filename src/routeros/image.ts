@@ -17,6 +17,8 @@ export interface ImageInfo {
   /** org.opencontainers.image.version, e.g. v1.98.5-mt.1. */
   version?: string;
   labels: Record<string, string>;
+  /** sha256 of the image config: the image's id in Docker terms. */
+  configDigest: string;
 }
 
 export const VERSION_LABEL = "org.opencontainers.image.version";
@@ -68,6 +70,7 @@ export function parseDockerArchive(buf: Buffer, fileName = "image.tar"): ImageIn
     repoTags: manifest[0].RepoTags ?? [],
     version: labels[VERSION_LABEL],
     labels,
+    configDigest: `sha256:${createHash("sha256").update(configEntry.data).digest("hex")}`,
   };
 }
 

@@ -8,6 +8,7 @@ import type { RouterOsVersion } from "./version.js";
 import { parseSize } from "./config.js";
 import type { RouterOsModel, Syntax } from "./schema/model.js";
 import { formatMissing, missingWrites } from "./schema/check.js";
+import { scriptStateFormFor, type ScriptStateForm } from "./schema/state.js";
 
 /*
  * The plan: every RouterOS object the config asks for, in the order they must
@@ -90,6 +91,8 @@ export interface Plan {
   after: Step[];
   /** Things a person must do or know (device-mode, warnings). */
   notes: string[];
+  /** How generated scripts read a container's state on this release (status, flags, or both in turn). */
+  stateForm: ScriptStateForm;
 }
 
 export interface PlanOptions {
@@ -99,6 +102,8 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** Override the image (upgrade --image): a local .tar path or a registry reference. */
   imageOverride?: string;
+  /** How the router reports container state, when it said so itself (its /console/inspect). */
+  stateForm?: ScriptStateForm;
 }
 
 export const STATE_DIR_IN_CONTAINER = "/var/lib/tailscale";
@@ -349,6 +354,7 @@ export function buildPlan(config: RouterConfig, opts: PlanOptions): Plan {
     },
     after,
     notes,
+    stateForm: opts.stateForm ?? scriptStateFormFor(config.version),
   };
   // Nothing may be written that this version's menus lack: a bug here, not the user's.
   const missing = missingWrites(plan, config.model);

@@ -1,6 +1,7 @@
 import type { RouterConfig } from "./config.js";
 import type { Fields, ItemStep, Plan, PruneStep, SettingsStep, Step } from "./plan.js";
 import { describeSource } from "./schema/model.js";
+import { STATE_FUNCTION, stateFunction } from "./schema/state.js";
 
 /*
  * Renders a plan as a RouterOS script. Every step first looks at what exists
@@ -186,50 +187,55 @@ export function renderScript(config: RouterConfig, plan: Plan, opts: RenderOptio
     L.push(...renderStep(s, opts));
   }
 
-  section("container");
+  section("container, MagicDNS forwarding, start");
   const addFields: Fields = { [c.key.field]: c.key.value };
   if (img.kind === "remote") addFields["remote-image"] = img.ref;
   else addFields.file = img.routerPath;
   addFields["root-dir"] = c.rootDir;
   Object.assign(addFields, c.fields);
-  L.push(`:if ([:len ${cFind}] = 0) do={`);
-  if (img.kind === "url") {
-    L.push(`${IND}:if ([:len [/file/find where name=${rosString(img.routerPath)}]] = 0) do={`);
-    L.push(`${IND}${IND}/tool/fetch url=${rosString(img.url)} dst-path=${rosString(img.routerPath)}`);
-    L.push(`${IND}}`);
-  }
-  L.push(`${IND}/container/add ${assignments(addFields)}`);
-  L.push(`${IND}:put ${rosString(`${name}: waiting for the image to be extracted...`)}`);
-  L.push(`${IND}:local n 0`);
-  L.push(`${IND}:while ([/container/get ${cFind} status] = "extracting") do={`);
-  L.push(`${IND}${IND}:if ($n >= 600) do={ :error ${rosString(`${name}: still extracting after 600 s`)} }`);
-  L.push(`${IND}${IND}:delay 1s`);
-  L.push(`${IND}${IND}:set n ($n + 1)`);
-  L.push(`${IND}}`);
-  L.push(`${IND}:if ([/container/get ${cFind} status] != "stopped") do={ :error ${rosString(`${name}: extraction failed; see /log/print where topics~"container"`)} }`);
-  if (c.removeImageFile) {
-    L.push(`${IND}/file/remove [/file/find where name=${rosString(img.kind === "remote" ? "" : img.routerPath)}]`);
-  }
-  L.push("} else={");
-  L.push(`${IND}:do {`);
-  L.push(`${IND}${IND}/container/set ${cFind} ${assignments(c.fields)}`);
-  L.push(`${IND}} on-error={ :put ${rosString(`${name}: could not update the existing container; stop it and run this script again`)} }`);
-  L.push("}");
-
-  if (plan.after.length) {
-    section("DNS: forward tailnet names to MagicDNS");
-    for (const s of plan.after) L.push(...renderStep(s, opts));
-  }
-
-  section("start");
+  const F = `$${STATE_FUNCTION}`;
+  const I2 = IND + IND;
+  // One block: /import forgets a top-level :local (the state function) on the next line.
   L.push("{");
-  L.push(`${IND}:local c ${cFind}`);
-  L.push(`${IND}:if ([/container/get $c status] = "stopped") do={`);
-  L.push(`${IND}${IND}/container/start $c`);
-  L.push(`${IND}${IND}:local n 0`);
-  L.push(`${IND}${IND}:while ([/container/get $c status] != "running" && $n < 60) do={ :delay 1s; :set n ($n + 1) }`);
+  L.push(...stateFunction(plan.stateForm, IND));
+  L.push(`${IND}:if ([:len ${cFind}] = 0) do={`);
+  if (img.kind === "url") {
+    L.push(`${I2}:if ([:len [/file/find where name=${rosString(img.routerPath)}]] = 0) do={`);
+    L.push(`${I2}${IND}/tool/fetch url=${rosString(img.url)} dst-path=${rosString(img.routerPath)}`);
+    L.push(`${I2}}`);
+  }
+  L.push(`${I2}/container/add ${assignments(addFields)}`);
+  L.push(`${I2}:put ${rosString(`${name}: waiting for the image to be extracted...`)}`);
+  L.push(`${I2}:local n 0`);
+  L.push(`${I2}:while ([${F} ${cFind}] = "extracting") do={`);
+  L.push(`${I2}${IND}:if ($n >= 600) do={ :error ${rosString(`${name}: still extracting after 600 s`)} }`);
+  L.push(`${I2}${IND}:delay 1s`);
+  L.push(`${I2}${IND}:set n ($n + 1)`);
+  L.push(`${I2}}`);
+  L.push(`${I2}:if ([${F} ${cFind}] != "stopped") do={ :error ${rosString(`${name}: extraction failed; see /log/print where topics~"container"`)} }`);
+  if (c.removeImageFile) {
+    L.push(`${I2}/file/remove [/file/find where name=${rosString(img.kind === "remote" ? "" : img.routerPath)}]`);
+  }
+  L.push(`${IND}} else={`);
+  // RouterOS changes a container only while it is stopped; a running one is left as it is.
+  L.push(`${I2}:if ([${F} ${cFind}] = "stopped") do={`);
+  L.push(`${I2}${IND}/container/set ${cFind} ${assignments(c.fields)}`);
+  L.push(`${I2}} else={`);
+  L.push(`${I2}${IND}:put ${rosString(`${name}: exists and is not stopped; its own settings are left as they are (stop it and run this script again to apply changes)`)}`);
+  L.push(`${I2}}`);
   L.push(`${IND}}`);
-  L.push(`${IND}:put (${rosString(`${name}: `)} . [/container/get $c status])`);
+  if (plan.after.length) {
+    L.push(`${IND}# DNS: forward tailnet names to MagicDNS`);
+    for (const st of plan.after) L.push(...renderStep(st, opts).map((l) => `${IND}${l}`));
+  }
+  L.push(`${IND}# start`);
+  L.push(`${IND}:local c ${cFind}`);
+  L.push(`${IND}:if ([${F} $c] = "stopped") do={`);
+  L.push(`${I2}/container/start $c`);
+  L.push(`${I2}:local n 0`);
+  L.push(`${I2}:while ([${F} $c] != "running" && $n < 60) do={ :delay 1s; :set n ($n + 1) }`);
+  L.push(`${IND}}`);
+  L.push(`${IND}:put (${rosString(`${name}: `)} . [${F} $c])`);
   L.push("}");
   L.push("");
   return L.join("\n");

@@ -7,6 +7,7 @@ import type { RouterConfig } from "./config.js";
 import { prepare, upgrade, type RunOptions, type RunResult } from "./deploy.js";
 import { buildPlan } from "./plan.js";
 import type { RosRecord } from "./rest.js";
+import { stateOf } from "./schema/state.js";
 
 /*
  * `routeros upgrade --if-changed`: recreate the container only when the
@@ -125,7 +126,7 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
     return {
       changes: [],
       notes: [`container ${name} runs ${want.slice(0, 19)}..., the registry's current image of ${img.ref} for ${config.arch.routerosArch}: nothing to do`],
-      status: current.status ?? "?",
+      status: stateOf(current),
       facts,
       digest: { registry: want, running },
       changed: false,

@@ -7,6 +7,7 @@ import type { RouterConfig } from "./config.js";
 import type { Fields, Plan } from "./plan.js";
 import { rosString, rosValue } from "./rsc.js";
 import { DIGEST_MARK, remoteImageReference } from "./update-check.js";
+import { STATE_FUNCTION, stateFunction } from "./schema/state.js";
 
 /*
  * A RouterOS script that keeps the container on the newest image of a
@@ -117,7 +118,8 @@ export function renderUpdateBody(config: RouterConfig, plan: Plan, opts: UpdateS
   const platform = `linux/${config.arch.platform.architecture}${config.arch.platform.variant ? `/${config.arch.platform.variant}` : ""}`;
   const check = opts.checkCertificate === false || t.manifestUrl.startsWith("http:") ? "" : " check-certificate=yes";
   const tokenCheck = opts.checkCertificate === false || (opts.tokenUrl ?? "").startsWith("http:") ? "" : " check-certificate=yes";
-  const stopped = `[/container/get $ID status] != "stopped" && [/container/get $ID status] != "error"`;
+  const F = `$${STATE_FUNCTION}`;
+  const stopped = `[${F} $ID] != "stopped" && [${F} $ID] != "error"`;
   const L: string[] = [];
   L.push(`# mikrotik-tailscale: keeps container "${name}" on the newest image of ${t.ref} (${platform})`);
   L.push("# Made by 'mikrotik-tailscale routeros update-script'; the digest of the image the container");
@@ -129,6 +131,7 @@ export function renderUpdateBody(config: RouterConfig, plan: Plan, opts: UpdateS
   L.push(`:local tokenUrl ${urlString(opts.tokenUrl ?? "")}`);
   L.push(`:local mark ${rosString(DIGEST_MARK)}`);
   L.push(`:local me ${rosString(scriptName(plan))}`);
+  L.push(...stateFunction(plan.stateForm));
   L.push(`:if ([:len [/system/script/job/find where script=$me]] > 1) do={ :log warning ($me . ": already running"); :error "already running" }`);
   L.push("# An interrupted run may have left only the previous container: put it back.");
   L.push(`:if ([:len [/container/find where name=$name]] = 0 && [:len [/container/find where name=$prevName]] > 0) do={ /container/set [/container/find where name=$prevName] name=$name }`);
@@ -169,7 +172,7 @@ export function renderUpdateBody(config: RouterConfig, plan: Plan, opts: UpdateS
   L.push(`${IND}:local oldRoot [:tostr [/container/get $c root-dir]]`);
   L.push(`${IND}:if ($oldRoot = $newRoot || $oldRoot = ("/" . $newRoot)) do={ :set newRoot ${rosString(c.rootDirAlt)} }`);
   L.push(`${IND}:local oldBoot [/container/get $c start-on-boot]`);
-  L.push(`${IND}:local wasRunning ([/container/get $c status] = "running")`);
+  L.push(`${IND}:local wasRunning ([${F} $c] = "running")`);
   L.push(`${IND}:foreach p in=[/container/find where name=$prevName] do={`);
   L.push(`${IND}${IND}:do { /container/stop $p } on-error={}`);
   L.push(...waitWhile("$p", stopped, 60, IND + IND));
@@ -186,14 +189,14 @@ export function renderUpdateBody(config: RouterConfig, plan: Plan, opts: UpdateS
   L.push(`${IND}${IND}:set nc [/container/find where name=$name]`);
   L.push(`${IND}} on-error={ :set ok false; :set why "the new container could not be added" }`);
   L.push(`${IND}:if ($ok) do={`);
-  L.push(...waitWhile("$nc", `[/container/get $ID status] = "extracting"`, 600, IND + IND));
-  L.push(`${IND}${IND}:if ([/container/get $nc status] != "stopped") do={ :set ok false; :set why ("its image did not extract (" . [/container/get $nc status] . ")") }`);
+  L.push(...waitWhile("$nc", `[${F} $ID] = "extracting"`, 600, IND + IND));
+  L.push(`${IND}${IND}:if ([${F} $nc] != "stopped") do={ :set ok false; :set why ("its image did not extract (" . [${F} $nc] . ")") }`);
   L.push(`${IND}}`);
   L.push(`${IND}:if ($ok) do={ :do { /container/start $nc } on-error={ :set ok false; :set why "it did not start" } }`);
   L.push(`${IND}:if ($ok) do={`);
-  L.push(...waitWhile("$nc", `[/container/get $ID status] != "running"`, 60, IND + IND));
+  L.push(...waitWhile("$nc", `[${F} $ID] != "running"`, 60, IND + IND));
   L.push(`${IND}${IND}:delay 10s`);
-  L.push(`${IND}${IND}:if ([/container/get $nc status] != "running") do={ :set ok false; :set why ("it did not keep running (" . [/container/get $nc status] . ")") }`);
+  L.push(`${IND}${IND}:if ([${F} $nc] != "running") do={ :set ok false; :set why ("it did not keep running (" . [${F} $nc] . ")") }`);
   L.push(`${IND}}`);
   L.push(`${IND}:if ($ok) do={`);
   L.push(`${IND}${IND}/container/remove $c`);

@@ -133,7 +133,9 @@ test("version syntax follows RouterOS's own command trees", () => {
   assert.equal(s("7.23").memoryMax, true);
   assert.equal(s("7.22").memoryMax, false);
   assert.equal(s("7.21.5").healthcheck, false);
-  assert.equal(s("7.22").healthcheck, true);
+  // 7.22's tree has healthcheck-*; MikroTik's manual starts health checks at 7.23.
+  assert.equal(s("7.22").healthcheck, false);
+  assert.equal(s("7.23").healthcheck, true);
   assert.equal(s("7.22").stopOnUnhealthy, false);
   assert.equal(s("7.23").stopOnUnhealthy, true);
   assert.equal(s("7.22").mountAccess, "read-only");

@@ -11,6 +11,7 @@ import {
   UpgradeRolledBackError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
+import { stateOf } from "../../src/routeros/schema/state.js";
 import { dropArgs, TESTBED_PASSWORD, withTestbed, type Testbed } from "../support/routeros-testbed.js";
 import { makeFixtureImage } from "../support/routeros-fixture.js";
 import type { SimulatorServerOptions } from "../../src/routeros/simulator/server.js";
@@ -60,7 +61,7 @@ describe("deploy", () => {
       assert.ok(!JSON.stringify(r.changes).includes("tskey-auth-test"));
 
       const [c] = await get(tb, "container");
-      assert.equal(c!.status, "running");
+      assert.equal(stateOf(c!), "running");
       assert.equal(c!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
       assert.equal(c!.envlists, "tailscale");
       assert.equal(c!.mountlists, "tailscale-state");
@@ -130,7 +131,7 @@ describe("deploy", () => {
       assert.ok(!lines.some((l) => l.includes("veth")), "the veth was not touched");
       const [c] = await get(tb, "container");
       assert.equal(c!.hostname, "branch-gw");
-      assert.equal(c!.status, "running");
+      assert.equal(stateOf(c!), "running");
       assert.equal((await deploy(opts(tb, text))).changes.length, 0);
     });
   });
@@ -143,7 +144,7 @@ describe("deploy", () => {
       const r = await deploy(opts(tb, yaml("7.21.2").replace("advertiseRoutes: [192.168.88.0/24]", "advertiseRoutes: [192.168.88.0/24, 192.168.89.0/24]")));
       assert.deepEqual(r.changes.map((c) => `${c.action} ${c.what}`), ["update env TS_ROUTES", "container container tailscale"]);
       assert.equal(tb.running.sim.logLines().filter((l) => / stopped$/.test(l.message)).length, logsBefore + 1, "stopped once");
-      assert.equal((await get(tb, "container"))[0]!.status, "running");
+      assert.equal(stateOf((await get(tb, "container"))[0]!), "running");
     });
   });
 
@@ -167,7 +168,7 @@ describe("deploy", () => {
         server.close();
       }
       const broken = await tb.client.put("container", { name: "tailscale", file: "junk.tar", interface: "veth-tailscale", "root-dir": "tailscale/root" });
-      for (let i = 0; i < 50 && (await tb.client.get<RosRecord>(`container/${broken[".id"]}`)).status !== "error"; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 50 && stateOf(await tb.client.get<RosRecord>(`container/${broken[".id"]}`)) !== "error"; i++) await new Promise((r) => setTimeout(r, 10));
       const r = await deploy(opts(tb, yaml("7.21.2")));
       assert.equal(r.status, "running");
       assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
@@ -209,7 +210,7 @@ describe("upgrade", () => {
       const cs = await get(tb, "container");
       assert.equal(cs.length, 1, "the previous container is gone");
       assert.equal(cs[0]!.name, "tailscale");
-      assert.equal(cs[0]!.status, "running");
+      assert.equal(stateOf(cs[0]!), "running");
       assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.6-mt.1-arm64");
       assert.equal(cs[0]!["root-dir"], "tailscale/root-b");
       assert.equal(cs[0]!["start-on-boot"], "true");
@@ -246,7 +247,7 @@ describe("upgrade", () => {
       assert.equal(cs.length, 1);
       assert.equal(cs[0]!.name, "tailscale");
       assert.equal(cs[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
-      assert.equal(cs[0]!.status, "running");
+      assert.equal(stateOf(cs[0]!), "running");
       assert.equal(cs[0]!["start-on-boot"], "true");
       assert.equal(cs[0]!["root-dir"], "tailscale/root");
       assert.ok(!(await get(tb, "file")).some((f) => f.name!.endsWith(".tar")));
@@ -269,7 +270,7 @@ describe("upgrade", () => {
       const r = await upgrade(opts(tb, yaml("7.21.2"), {}, next));
       assert.ok(r.changes.some((ch) => /renamed back to tailscale/.test(ch.detail ?? "")));
       const cs = await get(tb, "container");
-      assert.deepEqual(cs.map((x) => [x.name, x.status, x.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.6-mt.1-arm64"]]);
+      assert.deepEqual(cs.map((x) => [x.name, stateOf(x), x.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.6-mt.1-arm64"]]);
     });
   });
 

@@ -6,6 +6,7 @@
  * in the container's comment, and the state mount stays.
  */
 import { test } from "node:test";
+import { stateOf } from "../../src/routeros/schema/state.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -88,7 +89,7 @@ test("the container is recreated only when the registry's image for its platform
     const o = options(tb, yaml(ref));
     await deploy(o);
     const first = (await containers(tb)).find((c) => c.name === "tailscale")!;
-    assert.equal(first.status, "running");
+    assert.equal(stateOf(first), "running");
     assert.equal(recordedDigest(first.comment), undefined, "deploy records no digest");
 
     // Nothing recorded: replaced once, and the digest of the arm64 image is recorded.
@@ -98,7 +99,7 @@ test("the container is recreated only when the registry's image for its platform
     assert.ok(r.notes.some((n) => /records no image digest/.test(n)), r.notes.join("; "));
     let c = (await containers(tb)).find((x) => x.name === "tailscale")!;
     assert.notEqual(c[".id"], first[".id"]);
-    assert.equal(c.status, "running");
+    assert.equal(stateOf(c), "running");
     assert.equal(c.comment, `${DIGEST_MARK}${D(2)}`);
     assert.equal(c.mountlists, first.mountlists, "the state mount goes with it");
     assert.notEqual(c["root-dir"], first["root-dir"], "extracted beside the old one");
@@ -126,7 +127,7 @@ test("the container is recreated only when the registry's image for its platform
     assert.ok(r.notes.some((n) => /changed: sha256:2{12}\.\.\. -> sha256:6{12}\.\.\./.test(n)), r.notes.join("; "));
     c = (await containers(tb)).find((x) => x.name === "tailscale")!;
     assert.equal(recordedDigest(c.comment), D(6));
-    assert.equal(c.status, "running");
+    assert.equal(stateOf(c), "running");
     assert.equal(c["root-dir"], first["root-dir"], "back in the first root-dir");
     assert.equal(c.mountlists, first.mountlists);
     const mounts = await tb.client.get<RosRecord[]>("container/mounts");

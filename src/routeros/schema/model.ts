@@ -1,5 +1,6 @@
 import { atLeast, type RouterOsVersion } from "../version.js";
 import { chooseTree, childNames, loadTree, treeNode, type TreeNode } from "./tree.js";
+import { nameIn, PROPS } from "./catalogue.js";
 
 /*
  * What one RouterOS router (or release) offers: the arguments of each command
@@ -111,7 +112,7 @@ export interface Syntax {
   /** Restart after a crash: restart-policy (7.23+), auto-restart-interval (7.20-7.22) or nothing. */
   restart?: "restart-policy" | "auto-restart-interval";
   restartMaxCount: boolean;
-  /** healthcheck-* (7.22+). */
+  /** healthcheck-* (7.23+: MikroTik's manual; 7.22's tree has the properties). */
   healthcheck: boolean;
   stopOnUnhealthy: boolean;
   /** How a mount says read/write: mode (7.23+) or read-only. */
@@ -144,21 +145,25 @@ export function containerSyntax(m: RouterOsModel, lenient = false): Syntax {
     }
     return p;
   };
+  const C = PROPS.container;
+  const names = <T extends string>(x: { names: readonly string[] }) => x.names as readonly T[];
   return {
-    containerKey: add?.has("name") ? "name" : "comment",
-    envsListKey: need("container/envs/add", envs, ["list", "name"] as const),
-    containerEnvField: need("container/add", add, ["envlists", "envlist"] as const),
-    mountsListKey: need("container/mounts/add", mounts, ["list", "name"] as const),
-    containerMountsField: need("container/add", add, ["mountlists", "mounts"] as const),
-    containerTmpfs: !!add?.has("tmpfs"),
-    memoryHigh: !!add?.has("memory-high"),
-    memoryMax: !!add?.has("memory-max"),
-    configMemoryKey: pick(config, ["memory-high", "ram-high"] as const),
-    restart: pick(add, ["restart-policy", "auto-restart-interval"] as const),
-    restartMaxCount: !!add?.has("restart-max-count"),
-    healthcheck: !!add?.has("healthcheck-cmd"),
-    stopOnUnhealthy: !!add?.has("stop-on-unhealthy"),
-    mountAccess: pick(mounts, ["mode", "read-only"] as const),
-    entrypointRequired: !!add?.has("entrypoint") && atLeast(m.version, 22),
+    containerKey: add?.has(C.name.name) ? "name" : "comment",
+    envsListKey: need("container/envs/add", envs, names<"list" | "name">(PROPS["container/envs"].list)),
+    containerEnvField: need("container/add", add, names<"envlists" | "envlist">(C.envList)),
+    mountsListKey: need("container/mounts/add", mounts, names<"list" | "name">(PROPS["container/mounts"].list)),
+    containerMountsField: need("container/add", add, names<"mountlists" | "mounts">(C.mountList)),
+    containerTmpfs: !!nameIn(C.tmpfs, add),
+    memoryHigh: !!nameIn(C.memoryHigh, add),
+    memoryMax: !!nameIn(C.memoryMax, add),
+    configMemoryKey: pick(config, names<"memory-high" | "ram-high">(PROPS["container/config"].memoryHigh)),
+    restart: pick(add, names<"restart-policy" | "auto-restart-interval">({ names: [C.restartPolicy.name, C.autoRestartInterval.name] })),
+    restartMaxCount: !!nameIn(C.restartMaxCount, add),
+    // MikroTik's container manual starts health checks at 7.23; 7.22's tree already takes the
+    // properties, but nothing shows 7.22 running them or reporting a verdict (its data has no completion).
+    healthcheck: !!nameIn(C.healthcheckCmd, add) && atLeast(m.version, 23),
+    stopOnUnhealthy: !!nameIn(C.stopOnUnhealthy, add),
+    mountAccess: pick(mounts, names<"mode" | "read-only">({ names: [PROPS["container/mounts"].mode.name, PROPS["container/mounts"].readOnly.name] })),
+    entrypointRequired: !!nameIn(C.entrypoint, add) && atLeast(m.version, 22),
   };
 }

@@ -154,45 +154,55 @@
     :if (!(($curdst = "/var/lib/tailscale"))) do={ /container/mounts/remove $i }
 }
 
-# --- container ---
-:if ([:len [/container/find where name="tailscale"]] = 0) do={
-    /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale,16M@/tmp memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
-    :put "tailscale: waiting for the image to be extracted..."
-    :local n 0
-    :while ([/container/get [/container/find where name="tailscale"] status] = "extracting") do={
-        :if ($n >= 600) do={ :error "tailscale: still extracting after 600 s" }
-        :delay 1s
-        :set n ($n + 1)
-    }
-    :if ([/container/get [/container/find where name="tailscale"] status] != "stopped") do={ :error "tailscale: extraction failed; see /log/print where topics~\"container\"" }
-    /file/remove [/file/find where name="ramdisk/mikrotik-tailscale-1.98.5-arm64.tar"]
-} else={
-    :do {
-        /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale,16M@/tmp memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
-    } on-error={ :put "tailscale: could not update the existing container; stop it and run this script again" }
-}
-
-# --- DNS: forward tailnet names to MagicDNS ---
-# DNS forward ts.net -> 100.100.100.100
-:if ([:len [/ip/dns/static/find where name="ts.net" type="FWD"]] = 0) do={
-    /ip/dns/static/add name=ts.net type=FWD forward-to=100.100.100.100 match-subdomain=yes comment=mikrotik-tailscale:tailscale
-} else={
-    /ip/dns/static/set [/ip/dns/static/find where name="ts.net" type="FWD"] forward-to=100.100.100.100 match-subdomain=yes comment=mikrotik-tailscale:tailscale
-}
-# remove DNS forwards no longer wanted
-:foreach i in=[/ip/dns/static/find where comment="mikrotik-tailscale:tailscale"] do={
-    :local curname [:tostr [/ip/dns/static/get $i name]]
-    :local curtype [:tostr [/ip/dns/static/get $i type]]
-    :if (!((($curname = "ts.net") && ($curtype = "FWD")))) do={ /ip/dns/static/remove $i }
-}
-
-# --- start ---
+# --- container, MagicDNS forwarding, start ---
 {
+    :local ctState do={
+        :local s "unknown"
+        :if ([/container/get $1 stopped]) do={ :set s "stopped" }
+        :if ([/container/get $1 "downloading/extracting"]) do={ :set s "extracting" }
+        :if ([/container/get $1 "download/extract failed"]) do={ :set s "error" }
+        :if ([/container/get $1 starting]) do={ :set s "starting" }
+        :if ([/container/get $1 stopping]) do={ :set s "stopping" }
+        :if ([/container/get $1 running]) do={ :set s "running" }
+        :return $s
+    }
+    :if ([:len [/container/find where name="tailscale"]] = 0) do={
+        /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
+        :put "tailscale: waiting for the image to be extracted..."
+        :local n 0
+        :while ([$ctState [/container/find where name="tailscale"]] = "extracting") do={
+            :if ($n >= 600) do={ :error "tailscale: still extracting after 600 s" }
+            :delay 1s
+            :set n ($n + 1)
+        }
+        :if ([$ctState [/container/find where name="tailscale"]] != "stopped") do={ :error "tailscale: extraction failed; see /log/print where topics~\"container\"" }
+        /file/remove [/file/find where name="ramdisk/mikrotik-tailscale-1.98.5-arm64.tar"]
+    } else={
+        :if ([$ctState [/container/find where name="tailscale"]] = "stopped") do={
+            /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
+        } else={
+            :put "tailscale: exists and is not stopped; its own settings are left as they are (stop it and run this script again to apply changes)"
+        }
+    }
+    # DNS: forward tailnet names to MagicDNS
+    # DNS forward ts.net -> 100.100.100.100
+    :if ([:len [/ip/dns/static/find where name="ts.net" type="FWD"]] = 0) do={
+        /ip/dns/static/add name=ts.net type=FWD forward-to=100.100.100.100 match-subdomain=yes comment=mikrotik-tailscale:tailscale
+    } else={
+        /ip/dns/static/set [/ip/dns/static/find where name="ts.net" type="FWD"] forward-to=100.100.100.100 match-subdomain=yes comment=mikrotik-tailscale:tailscale
+    }
+    # remove DNS forwards no longer wanted
+    :foreach i in=[/ip/dns/static/find where comment="mikrotik-tailscale:tailscale"] do={
+        :local curname [:tostr [/ip/dns/static/get $i name]]
+        :local curtype [:tostr [/ip/dns/static/get $i type]]
+        :if (!((($curname = "ts.net") && ($curtype = "FWD")))) do={ /ip/dns/static/remove $i }
+    }
+    # start
     :local c [/container/find where name="tailscale"]
-    :if ([/container/get $c status] = "stopped") do={
+    :if ([$ctState $c] = "stopped") do={
         /container/start $c
         :local n 0
-        :while ([/container/get $c status] != "running" && $n < 60) do={ :delay 1s; :set n ($n + 1) }
+        :while ([$ctState $c] != "running" && $n < 60) do={ :delay 1s; :set n ($n + 1) }
     }
-    :put ("tailscale: " . [/container/get $c status])
+    :put ("tailscale: " . [$ctState $c])
 }
