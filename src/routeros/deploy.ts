@@ -9,9 +9,9 @@ import { applySteps, differingFields, type Change, type ReconcileContext } from 
 import type { RestClient, RosRecord } from "./rest.js";
 import { localAddressFor, serveFile } from "./serve.js";
 import { parseRouterOsVersion, type RouterOsVersion } from "./version.js";
-import { inspectRouter } from "./schema/inspect.js";
+import { inspectReadable, inspectRouter } from "./schema/inspect.js";
 import { describeSource, MissingPropertyError, treeModel, type RouterOsModel } from "./schema/model.js";
-import { healthOf, stateOf, type ContainerState } from "./schema/state.js";
+import { FLAG, healthOf, scriptStateFormFor, stateOf, STATUS_PROP, type ContainerState, type ScriptStateForm } from "./schema/state.js";
 
 /*
  * deploy, upgrade and status over the RouterOS REST API. Everything that can
@@ -28,6 +28,10 @@ export interface RouterFacts {
   model: RouterOsModel;
   /** What the user should know about how the model was found. */
   notes: string[];
+  /** What the router says its containers report (its /console/inspect completion), when it answers. */
+  readable?: ReadonlySet<string>;
+  /** How scripts installed on this router read container state. */
+  stateForm: ScriptStateForm;
 }
 
 export interface RunOptions {
@@ -120,7 +124,10 @@ export async function preflight(client: RestClient, config: RouterConfig): Promi
   if (config.version.text !== version.text) {
     notes.push(`the config names RouterOS ${config.version.text}, the router runs ${version.text}: the router's own menus are used`);
   }
-  return { version, arch, archName, board, model, notes };
+  // Where this tool's data cannot say how the release reports container state, the router can.
+  const readable = await inspectReadable(client, "container");
+  const stateForm: ScriptStateForm = readable?.has(STATUS_PROP) ? "status" : readable?.has(FLAG.running) ? "flags" : scriptStateFormFor(version);
+  return { version, arch, archName, board, model, notes, readable, stateForm };
 }
 
 export interface Prepared {
@@ -137,7 +144,7 @@ export async function prepare(o: RunOptions): Promise<Prepared> {
   let plan: Plan;
   try {
     config = withModel(o.config, facts.model);
-    plan = buildPlan(config, o.planOptions);
+    plan = buildPlan(config, { stateForm: facts.stateForm, ...o.planOptions });
   } catch (e) {
     if (e instanceof MissingPropertyError || e instanceof PlanError) {
       throw new RouterMismatchError(`the router (RouterOS ${facts.version.text}) cannot run this setup: ${e.message}; nothing was changed`);

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { projectRoot } from "../../src/paths.js";
 import { startSimulator } from "../../src/routeros/simulator/server.js";
+import { stateOf } from "../../src/routeros/schema/state.js";
+import { scriptBed } from "../support/routeros-scripts.js";
 
 /*
  * The Quick Start of docs/routeros.md, word for word, from a fresh copy of the
@@ -98,7 +100,17 @@ for (const version of ["7.24", "7.19"]) {
       assert.match(all, /container: +tailscale: running/);
       assert.match(all, /node: +up \(tailscaled reports Running\)/);
       const [c] = sim.sim.containerList();
-      assert.equal(c!.status, "running");
+      assert.equal(stateOf(c!), "running");
+      // The printed script, run on a fresh simulated router of the same release with the real image uploaded.
+      const bed = scriptBed({ version });
+      try {
+        bed.sim.files.write(`ramdisk/${arm64}`, readFileSync(join(dir, "dist", arm64)));
+        const run = await bed.importScript(rsc);
+        assert.equal(run.error, undefined, run.output.join(" | "));
+        assert.equal(run.output[run.output.length - 1], "tailscale: running");
+      } finally {
+        bed.close();
+      }
       assert.match(c!.tag!, new RegExp(`:${arm64.replace(/^mikrotik-tailscale-(v[\d.]+)-arm64\.tar$/, "$1").replace(/\./g, "\\.")}-mt\\.\\d+-arm64$`), "the real image from dist/ runs on the simulated router");
     } finally {
       await sim.close();

@@ -37,3 +37,21 @@ export async function inspectRouter(client: RestClient, version: RouterOsVersion
   }
   return modelFromArgs(version, args);
 }
+
+/**
+ * What the router reports for a menu: the completion of `<menu> get
+ * value-name=` (rows {completion, style, ...} as tikoci/restraml's
+ * deep-inspect reads them). Undefined when it cannot be asked or says nothing.
+ */
+export async function inspectReadable(client: RestClient, menu = "container"): Promise<ReadonlySet<string> | undefined> {
+  let rows: RosRecord[];
+  try {
+    rows = await client.post<RosRecord[]>("console/inspect", { request: "completion", path: `${menu.split("/").join(",")},get,value-name` });
+  } catch (e) {
+    if (e instanceof RouterApiError) return undefined;
+    throw e;
+  }
+  if (!Array.isArray(rows)) return undefined;
+  const names = rows.filter((r) => r.completion && r.style !== "syntax-meta").map((r) => r.completion!);
+  return names.length ? new Set(names) : undefined;
+}
