@@ -80,7 +80,7 @@ function unreadable(version: string, text: string): string[] {
   for (const r of scriptReads(text)) {
     const readable = readableFor(v, r.menu, tree);
     if (!readable) continue;
-    if (!readable.props.has(r.prop)) bad.push(`line ${r.line}: ${r.how} /${r.menu} ${r.prop} (${readable.basis.kind === "data" ? `${version}'s data` : readable.basis.why})`);
+    if (!readable.props.has(r.prop)) bad.push(`line ${r.line}: ${r.how} /${r.menu} ${r.prop} (${readable.basis.kind === "data" ? `${version}'s data` : readable.basis.kind === "inferred" ? readable.basis.why : "the router"})`);
   }
   return bad;
 }
