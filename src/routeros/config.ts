@@ -87,7 +87,7 @@ export const RouterConfigSchema = z
           .string()
           .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, "must be a DNS label (letters, digits, '-')")
           .optional(),
-        /** Hard cap: memory-max (7.23+), else memory-high (7.20+), else /container/config ram-high. */
+        /** Hard cap: memory-max (7.23+); before that only soft limits exist: memory-high (7.20+), /container/config ram-high. */
         memoryLimit: Size.optional(),
         /** Soft limit where the kernel starts reclaiming (memory-high); default 7/8 of memoryLimit where memory-max exists. */
         memoryHigh: Size.optional(),
@@ -101,7 +101,7 @@ export const RouterConfigSchema = z
           })
           .strict()
           .default({}),
-        /** healthcheck-* (7.22+): is tailscaled answering on its socket? */
+        /** healthcheck-* (7.23+, MikroTik's manual): is tailscaled answering on its socket? */
         healthcheck: z
           .object({
             enabled: z.boolean().default(true),

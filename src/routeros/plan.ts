@@ -385,7 +385,8 @@ function planMemory(config: RouterConfig, syntax: Syntax, fields: Fields, before
   const limit = memoryLimit ?? memoryHigh!;
   if (syntax.memoryHigh) {
     fields["memory-high"] = memoryHigh ?? limit;
-    if (memoryLimit !== undefined && memoryHigh !== undefined) notes.push(`container.memoryLimit is not a hard cap on RouterOS ${v} (memory-max needs 7.23): memory-high=${memoryHigh} is set`);
+    // MikroTik's manual: a container over memory-high "is never killed"; the hard cap, memory-max, came in 7.23.
+    if (memoryLimit !== undefined) notes.push(`container.memoryLimit is not a hard cap on RouterOS ${v}: memory-high=${memoryHigh ?? limit} is a soft limit (the kernel reclaims above it, RouterOS never kills the container); a hard cap (memory-max) needs 7.23`);
     return;
   }
   if (syntax.configMemoryKey) {

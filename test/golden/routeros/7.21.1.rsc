@@ -9,6 +9,9 @@
 #  button or a cold reboot within the activation timeout.
 # NOTE: container.tmpfs is left out: RouterOS 7.21.1 has no per-container
 #  tmpfs (7.21.2 and later do)
+# NOTE: container.memoryLimit is not a hard cap on RouterOS 7.21.1:
+#  memory-high=96M is a soft limit (the kernel reclaims above it, RouterOS
+#  never kills the container); a hard cap (memory-max) needs 7.23
 # NOTE: RouterOS 7.21.1 restarts a container after any exit
 #  (auto-restart-interval=10s); a restart only after a crash (restart-policy
 #  on-failure) needs 7.23

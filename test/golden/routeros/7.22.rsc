@@ -7,6 +7,9 @@
 # NOTE: Containers need the 'container' package and device-mode:
 #  /system/device-mode/update container=yes, then confirm with the reset
 #  button or a cold reboot within the activation timeout.
+# NOTE: container.memoryLimit is not a hard cap on RouterOS 7.22:
+#  memory-high=96M is a soft limit (the kernel reclaims above it, RouterOS
+#  never kills the container); a hard cap (memory-max) needs 7.23
 # NOTE: RouterOS 7.22 restarts a container after any exit
 #  (auto-restart-interval=10s); a restart only after a crash (restart-policy
 #  on-failure) needs 7.23
