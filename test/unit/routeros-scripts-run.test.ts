@@ -211,7 +211,7 @@ async function fakeRegistry(): Promise<{ url: string; setDigest(d: string): void
   };
 }
 
-for (const version of ["7.19", "7.21.2", "7.24", "7.26beta1"]) {
+for (const version of ["7.19", "7.21.2", "7.21.5", "7.23.3", "7.24", "7.26beta1"]) {
   test(`the self-update script on RouterOS ${version}: swaps to a new digest, then has nothing to do, and puts the old container back when the new image fails`, async () => {
     const reg = await fakeRegistry();
     const ref = `${reg.url}/owner/mikrotik-tailscale:stable`;
