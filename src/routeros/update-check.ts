@@ -19,7 +19,8 @@ import { stateOf } from "./schema/state.js";
  * upgrade() as always.
  */
 
-export const DIGEST_MARK = "mikrotik-tailscale image-digest=";
+export { DIGEST_MARK } from "./swap.js";
+import { DIGEST_MARK } from "./swap.js";
 
 /** The digest recorded in a container comment, if any. */
 export function recordedDigest(comment: string | undefined): string | undefined {

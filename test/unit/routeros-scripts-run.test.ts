@@ -10,6 +10,7 @@ import { renderScript } from "../../src/routeros/rsc.js";
 import { renderApp } from "../../src/routeros/app.js";
 import { renderUpdateInstaller, scriptName } from "../../src/routeros/update-script.js";
 import { DIGEST_MARK, recordedDigest } from "../../src/routeros/update-check.js";
+import { parseSwapRecord } from "../../src/routeros/swap.js";
 import type { StateForm } from "../../src/routeros/schema/readable.js";
 import { makeFixtureImage } from "../support/routeros-fixture.js";
 import { scriptBed, type ScriptBed } from "../support/routeros-scripts.js";
@@ -263,7 +264,9 @@ tailscale: { authKey: { env: TS_AUTHKEY } }
       registry[ref] = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.104.9" });
       reg.setDigest(`sha256:${"9".repeat(64)}`);
       const failed = await runUpdate();
-      assert.match(failed.error ?? "", /update failed: it did not keep running|update failed: it did not start/);
+      assert.equal(failed.error, undefined);
+      assert.ok(bed.sim.logLines().some((l) => /the new container failed: it did not (start|keep running).*the previous one is back/.test(l.message)), "the log says why");
+      assert.equal(parseSwapRecord(bed.sim.list("system/script").find((x) => x.name === name)?.comment)?.phase, "rolled-back");
       assert.equal(bed.sim.containers.all.length, 1);
       await bed.clock.advance(10_000);
       assert.equal(container()?.state, "running", "the previous container runs again");
