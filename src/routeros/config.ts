@@ -42,6 +42,27 @@ const Interval = z
   .transform((v) => (typeof v === "number" ? `${v}s` : v.trim()))
   .refine((v) => parseInterval(v) !== null, "must be a time interval such as 10s, 1m30s or 2h");
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+// Values that reach the container's environment: the entrypoint stops on a
+// control character (a line break could become a flag of its own), so a deploy
+// must not get that far with one.
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const EnvValue = z.string().refine((v) => !CONTROL_RE.test(v), "must not contain control characters (a line break?)");
+/** tailscale up --login-server: one word, and a URL the node can log in at. */
+const LoginServer = z.string().superRefine((v, ctx) => {
+  if (/\s/.test(v) || CONTROL_RE.test(v)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must not contain spaces or control characters" });
+    return;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be an http:// or https:// URL such as https://headscale.example.com" });
+  }
+});
 
 const AuthKeySchema = z.union([
   z.literal("none"),
@@ -159,16 +180,16 @@ export const RouterConfigSchema = z
         acceptRoutes: z.array(z.string()).default([]),
         /** Use this exit node (IP or name) for the container's own traffic. */
         useExitNode: z.string().optional(),
-        loginServer: z.string().url().optional(),
+        loginServer: LoginServer.optional(),
         authKey: AuthKeySchema.default("none"),
         /** Default: true when dns.forward sends names to MagicDNS (it answers tailnet names only then). */
         acceptDns: z.boolean().optional(),
         authOnce: z.boolean().default(true),
-        extraArgs: z.string().optional(),
-        tailscaledExtraArgs: z.string().optional(),
+        extraArgs: EnvValue.optional(),
+        tailscaledExtraArgs: EnvValue.optional(),
         logVerbosity: z.number().int().min(0).max(9).optional(),
         /** More environment variables for the container. */
-        env: z.record(EnvName, z.string()).default({}),
+        env: z.record(EnvName, EnvValue).default({}),
       })
       .strict()
       .default({}),
@@ -286,6 +307,14 @@ export function routerArchitecture(name: string): Architecture | undefined {
 
 function fail(source: string, path: string, message: string): never {
   throw new ConfigError(`${source}: ${path}: ${message}`);
+}
+
+/** DNS names of at most 253 characters, labels of 1-63 letters, digits and inner hyphens; a trailing dot is fine. */
+const DNS_NAME_RE = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** What `tailscale up --exit-node` takes: an IP address, a node's name or FQDN, or auto:any. */
+export function isExitNode(v: string): boolean {
+  return v === "auto:any" || parseIp(v) !== null || DNS_NAME_RE.test(v);
 }
 
 function describePrefixError(s: string): string {
@@ -455,6 +484,11 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   }
   const image = imageSource(c.image);
   if (image.kind === "remote" && c.image.keepFile) warnings.push("image.keepFile has no effect with image.remote");
+  const exitNode = c.tailscale.useExitNode;
+  if (exitNode !== undefined && !isExitNode(exitNode)) {
+    // JSON quoting keeps a line break in the value on the error's one line.
+    fail(source, "tailscale.useExitNode", `${JSON.stringify(exitNode)} is not an exit node: give its IP address, its name (e.g. exit-1 or exit-1.tailnet.ts.net) or auto:any`);
+  }
   if (c.tailscale.useExitNode && c.tailscale.exitNode) fail(source, "tailscale.useExitNode", "a node cannot advertise itself as an exit node and use another one");
   const generated = new Set(Object.keys(ENV_NAMES_GENERATED));
   for (const k of Object.keys(c.tailscale.env)) {

@@ -233,3 +233,31 @@ test("a memory cap from 40M to under 64M is taken, with a warning that the conta
   assert.ok(soft.warnings.some((w) => /container\.memoryHigh 56M is below 64M/.test(w)), soft.warnings.join("\n"));
   assert.ok(!cfg({ container: { memoryLimit: "64M" } }).warnings.some((w) => /below 64M/.test(w)), "64M is enough: no warning");
 });
+
+test("tailscale.useExitNode is an IP address, a node name or auto:any: anything else is one line naming the field", () => {
+  for (const v of ["100.64.0.7", "fd7a:115c:a1e0::7", "exit-1", "Exit-1.tailnet.ts.net", "exit-1.tailnet.ts.net.", "auto:any"]) {
+    assert.equal(cfg({ tailscale: { useExitNode: v } }).tailscale.useExitNode, v, v);
+  }
+  for (const v of ["exit-1\n--login-server=https://evil.example", "exit 1", "exit-1\t", "", "--login-server=https://evil.example", "https://exit-1", "auto:some", "exit_1", "-exit", "a..b", "100.64.0.7/32", `${"a".repeat(64)}.example`]) {
+    rejects({ tailscale: { useExitNode: v } }, /^router\.json: tailscale\.useExitNode: .* is not an exit node: give its IP address, its name \(e\.g\. exit-1 or exit-1\.tailnet\.ts\.net\) or auto:any$/);
+  }
+});
+
+test("tailscale.loginServer is an http(s) URL without spaces or control characters", () => {
+  for (const v of ["https://hs.example.com", "http://10.0.0.5:8080", "https://hs.example.com/path"]) {
+    assert.equal(cfg({ tailscale: { loginServer: v } }).tailscale.loginServer, v, v);
+  }
+  for (const v of ["https://hs.example.com\n--exit-node=evil", "https://hs.example.com\t", "http://10.0.0.5:8080\r", "https://hs.example.com /x"]) {
+    rejects({ tailscale: { loginServer: v } }, /^router\.json: tailscale\.loginServer: must not contain spaces or control characters$/);
+  }
+  for (const v of ["ftp://hs.example.com", "hs.example.com", "javascript:alert(1)", "http://", "file:///etc/passwd"]) {
+    rejects({ tailscale: { loginServer: v } }, /^router\.json: tailscale\.loginServer: must be an http:\/\/ or https:\/\/ URL such as https:\/\/headscale\.example\.com$/);
+  }
+});
+
+test("control characters in the extra arguments and environment values are refused before the container could refuse them", () => {
+  rejects({ tailscale: { extraArgs: "--shields-up\n--login-server=https://evil.example" } }, /^router\.json: tailscale\.extraArgs: must not contain control characters \(a line break\?\)$/);
+  rejects({ tailscale: { tailscaledExtraArgs: "--port=41641\r" } }, /^router\.json: tailscale\.tailscaledExtraArgs: must not contain control characters/);
+  rejects({ tailscale: { env: { TS_SOCKET: "/run/ts.sock\nX=1" } } }, /^router\.json: tailscale\.env\.TS_SOCKET: must not contain control characters/);
+  assert.equal(cfg({ tailscale: { extraArgs: "--shields-up --exit-node-allow-lan-access" } }).tailscale.extraArgs, "--shields-up --exit-node-allow-lan-access");
+});
