@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { isScalar, parse as parseYaml, parseDocument } from "yaml";
 import { z } from "zod";
 import { ARCH_NAMES, allArchitectures, type Architecture } from "../arch.js";
 import { ConfigError } from "./errors.js";
@@ -353,6 +353,18 @@ function parentDir(p: string): string {
   return i < 0 ? "" : p.slice(0, i);
 }
 
+/**
+ * routeros.version as typed, when YAML read it as a number: `7.20` unquoted
+ * is the number 7.2, which names another (too old) release.
+ */
+function numericVersionText(raw: unknown, text: string): { typed: string; read: string } | undefined {
+  const v = (raw as { routeros?: { version?: unknown } }).routeros?.version;
+  if (typeof v !== "number") return undefined;
+  const node = parseDocument(text).getIn(["routeros", "version"], true);
+  const typed = isScalar(node) && node.range ? text.slice(node.range[0], node.range[1]).trim() : String(v);
+  return { typed, read: String(v) };
+}
+
 /** Parses and validates config text (YAML is a superset of JSON, so both work). */
 export function parseRouterConfig(text: string, source = "router config", baseDir = process.cwd()): RouterConfig {
   let raw: unknown;
@@ -368,7 +380,7 @@ export function parseRouterConfig(text: string, source = "router config", baseDi
     const path = i.path.length ? i.path.join(".") : "(top level)";
     throw new ConfigError(`${source}: ${path}: ${i.message}`);
   }
-  return validateSemantics(r.data, source, baseDir);
+  return validateSemantics(r.data, source, baseDir, numericVersionText(raw, text));
 }
 
 export function loadRouterConfig(path: string): RouterConfig {
@@ -381,14 +393,17 @@ export function loadRouterConfig(path: string): RouterConfig {
   return parseRouterConfig(text, path, dirname(resolve(path)));
 }
 
-function validateSemantics(c: RawRouterConfig, source: string, baseDir: string): RouterConfig {
+function validateSemantics(c: RawRouterConfig, source: string, baseDir: string, numeric?: { typed: string; read: string }): RouterConfig {
   const warnings: string[] = [];
   let version: RouterOsVersion;
   try {
     version = parseRouterOsVersion(c.routeros.version);
   } catch (e) {
+    if (numeric) fail(source, "routeros.version", `YAML reads the unquoted ${numeric.typed} as the number ${numeric.read}; quote it: version: "${numeric.typed}"`);
     fail(source, "routeros.version", (e as Error).message);
   }
+  // Right by luck this time (no trailing zero to lose): the next edit may not be.
+  if (numeric) warnings.push(`routeros.version: the unquoted ${numeric.typed} is a number to YAML (an unquoted 7.20 reads as 7.2); quote it: version: "${numeric.typed}"`);
   const model = treeModel(version);
   if (model.warning) warnings.push(model.warning);
   const syntax = containerSyntax(model);

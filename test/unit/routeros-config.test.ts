@@ -261,3 +261,19 @@ test("control characters in the extra arguments and environment values are refus
   rejects({ tailscale: { env: { TS_SOCKET: "/run/ts.sock\nX=1" } } }, /^router\.json: tailscale\.env\.TS_SOCKET: must not contain control characters/);
   assert.equal(cfg({ tailscale: { extraArgs: "--shields-up --exit-node-allow-lan-access" } }).tailscale.extraArgs, "--shields-up --exit-node-allow-lan-access");
 });
+
+test("an unquoted routeros.version is a YAML number: 7.20 (read as 7.2) is refused with a hint to quote it, and any numeric version gets the hint", () => {
+  // JSON is YAML: the number goes in unquoted, as a user would type it.
+  const withVersion = (v: string) => parseRouterConfig(JSON.stringify(merge(base, { routeros: { version: "@V@" } })).replace('"@V@"', v), "router.yaml");
+  for (const [typed, read] of [["7.20", "7.2"], ["7.10", "7.1"], ["7", "7"], ["7.30", "7.3"]]) {
+    assert.throws(() => withVersion(typed!), (e: Error) => {
+      assert.ok(e instanceof ConfigError, e.message);
+      assert.equal(e.message, `router.yaml: routeros.version: YAML reads the unquoted ${typed} as the number ${read}; quote it: version: "${typed}"`);
+      return true;
+    });
+  }
+  const c = withVersion("7.24");
+  assert.equal(c.version.text, "7.24");
+  assert.ok(c.warnings.some((w) => w === `routeros.version: the unquoted 7.24 is a number to YAML (an unquoted 7.20 reads as 7.2); quote it: version: "7.24"`), c.warnings.join("\n"));
+  assert.ok(!cfg({ routeros: { version: "7.24" } }).warnings.some((w) => /quote it/.test(w)), "a quoted version gets no hint");
+});
