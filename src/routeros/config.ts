@@ -477,6 +477,13 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string, 
   const floor = 40 * MIB;
   if (limit !== undefined && limit < floor) fail(source, "container.memoryLimit", `${c.container.memoryLimit} is too little for tailscaled; give it at least 40M`);
   if (high !== undefined && high < floor) fail(source, "container.memoryHigh", `${c.container.memoryHigh} is too little for tailscaled; give it at least 40M`);
+  // The largest MikroTik hardware has 16 GiB (CCR2216) and tailscaled runs in
+  // 64-256 MiB; a CHR may have more RAM, but a cap above 64 GiB is a slipped
+  // unit (a byte count taken for KiB, G for M), not a plan.
+  const ceiling = 64 * 1024 * MIB;
+  for (const [key, v, raw] of [["memoryLimit", limit, c.container.memoryLimit], ["memoryHigh", high, c.container.memoryHigh]] as const) {
+    if (v !== undefined && v > ceiling) fail(source, `container.${key}`, `${raw} is more than any MikroTik device has (at most 64G; tailscaled runs in 64M-256M)`);
+  }
   // Measured (bench/REPORT.md, cap 48 MiB): the container ended while starting, before it joined.
   const roomy = 64 * MIB;
   for (const [key, v, raw] of [["memoryLimit", limit, c.container.memoryLimit], ["memoryHigh", high, c.container.memoryHigh]] as const) {

@@ -277,3 +277,12 @@ test("an unquoted routeros.version is a YAML number: 7.20 (read as 7.2) is refus
   assert.ok(c.warnings.some((w) => w === `routeros.version: the unquoted 7.24 is a number to YAML (an unquoted 7.20 reads as 7.2); quote it: version: "7.24"`), c.warnings.join("\n"));
   assert.ok(!cfg({ routeros: { version: "7.24" } }).warnings.some((w) => /quote it/.test(w)), "a quoted version gets no hint");
 });
+
+test("container.memoryLimit and memoryHigh have an upper bound: more than any MikroTik device has is a mistake", () => {
+  assert.equal(cfg({ container: { memoryLimit: "64G" } }).container.memoryLimit, "64G");
+  assert.equal(cfg({ container: { memoryLimit: "256M" } }).container.memoryLimit, "256M");
+  rejects({ container: { memoryLimit: "65G" } }, /^router\.json: container\.memoryLimit: 65G is more than any MikroTik device has \(at most 64G; tailscaled runs in 64M-256M\)$/);
+  rejects({ container: { memoryLimit: 1e12 } }, /^router\.json: container\.memoryLimit: 1000000000000 is more than any MikroTik device has/);
+  rejects({ container: { memoryLimit: "96000G" } }, /container\.memoryLimit: 96000G is more than/);
+  rejects({ container: { memoryHigh: "128G" } }, /^router\.json: container\.memoryHigh: 128G is more than any MikroTik device has/);
+});
