@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { isScalar, parse as parseYaml, parseDocument } from "yaml";
 import { z } from "zod";
 import { ARCH_NAMES, allArchitectures, type Architecture } from "../arch.js";
 import { ConfigError } from "./errors.js";
@@ -42,6 +42,27 @@ const Interval = z
   .transform((v) => (typeof v === "number" ? `${v}s` : v.trim()))
   .refine((v) => parseInterval(v) !== null, "must be a time interval such as 10s, 1m30s or 2h");
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+// Values that reach the container's environment: the entrypoint stops on a
+// control character (a line break could become a flag of its own), so a deploy
+// must not get that far with one.
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const EnvValue = z.string().refine((v) => !CONTROL_RE.test(v), "must not contain control characters (a line break?)");
+/** tailscale up --login-server: one word, and a URL the node can log in at. */
+const LoginServer = z.string().superRefine((v, ctx) => {
+  if (/\s/.test(v) || CONTROL_RE.test(v)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must not contain spaces or control characters" });
+    return;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be an http:// or https:// URL such as https://headscale.example.com" });
+  }
+});
 
 const AuthKeySchema = z.union([
   z.literal("none"),
@@ -159,16 +180,16 @@ export const RouterConfigSchema = z
         acceptRoutes: z.array(z.string()).default([]),
         /** Use this exit node (IP or name) for the container's own traffic. */
         useExitNode: z.string().optional(),
-        loginServer: z.string().url().optional(),
+        loginServer: LoginServer.optional(),
         authKey: AuthKeySchema.default("none"),
         /** Default: true when dns.forward sends names to MagicDNS (it answers tailnet names only then). */
         acceptDns: z.boolean().optional(),
         authOnce: z.boolean().default(true),
-        extraArgs: z.string().optional(),
-        tailscaledExtraArgs: z.string().optional(),
+        extraArgs: EnvValue.optional(),
+        tailscaledExtraArgs: EnvValue.optional(),
         logVerbosity: z.number().int().min(0).max(9).optional(),
         /** More environment variables for the container. */
-        env: z.record(EnvName, z.string()).default({}),
+        env: z.record(EnvName, EnvValue).default({}),
       })
       .strict()
       .default({}),
@@ -288,6 +309,14 @@ function fail(source: string, path: string, message: string): never {
   throw new ConfigError(`${source}: ${path}: ${message}`);
 }
 
+/** DNS names of at most 253 characters, labels of 1-63 letters, digits and inner hyphens; a trailing dot is fine. */
+const DNS_NAME_RE = /^(?=.{1,253}\.?$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** What `tailscale up --exit-node` takes: an IP address, a node's name or FQDN, or auto:any. */
+export function isExitNode(v: string): boolean {
+  return v === "auto:any" || parseIp(v) !== null || DNS_NAME_RE.test(v);
+}
+
 function describePrefixError(s: string): string {
   const loose = parsePrefix(s, false);
   if (loose) return `'${s}' has host bits set (did you mean ${loose.text}?)`;
@@ -324,6 +353,18 @@ function parentDir(p: string): string {
   return i < 0 ? "" : p.slice(0, i);
 }
 
+/**
+ * routeros.version as typed, when YAML read it as a number: `7.20` unquoted
+ * is the number 7.2, which names another (too old) release.
+ */
+function numericVersionText(raw: unknown, text: string): { typed: string; read: string } | undefined {
+  const v = (raw as { routeros?: { version?: unknown } }).routeros?.version;
+  if (typeof v !== "number") return undefined;
+  const node = parseDocument(text).getIn(["routeros", "version"], true);
+  const typed = isScalar(node) && node.range ? text.slice(node.range[0], node.range[1]).trim() : String(v);
+  return { typed, read: String(v) };
+}
+
 /** Parses and validates config text (YAML is a superset of JSON, so both work). */
 export function parseRouterConfig(text: string, source = "router config", baseDir = process.cwd()): RouterConfig {
   let raw: unknown;
@@ -339,7 +380,7 @@ export function parseRouterConfig(text: string, source = "router config", baseDi
     const path = i.path.length ? i.path.join(".") : "(top level)";
     throw new ConfigError(`${source}: ${path}: ${i.message}`);
   }
-  return validateSemantics(r.data, source, baseDir);
+  return validateSemantics(r.data, source, baseDir, numericVersionText(raw, text));
 }
 
 export function loadRouterConfig(path: string): RouterConfig {
@@ -352,14 +393,17 @@ export function loadRouterConfig(path: string): RouterConfig {
   return parseRouterConfig(text, path, dirname(resolve(path)));
 }
 
-function validateSemantics(c: RawRouterConfig, source: string, baseDir: string): RouterConfig {
+function validateSemantics(c: RawRouterConfig, source: string, baseDir: string, numeric?: { typed: string; read: string }): RouterConfig {
   const warnings: string[] = [];
   let version: RouterOsVersion;
   try {
     version = parseRouterOsVersion(c.routeros.version);
   } catch (e) {
+    if (numeric) fail(source, "routeros.version", `YAML reads the unquoted ${numeric.typed} as the number ${numeric.read}; quote it: version: "${numeric.typed}"`);
     fail(source, "routeros.version", (e as Error).message);
   }
+  // Right by luck this time (no trailing zero to lose): the next edit may not be.
+  if (numeric) warnings.push(`routeros.version: the unquoted ${numeric.typed} is a number to YAML (an unquoted 7.20 reads as 7.2); quote it: version: "${numeric.typed}"`);
   const model = treeModel(version);
   if (model.warning) warnings.push(model.warning);
   const syntax = containerSyntax(model);
@@ -437,6 +481,13 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   const floor = 40 * MIB;
   if (limit !== undefined && limit < floor) fail(source, "container.memoryLimit", `${c.container.memoryLimit} is too little for tailscaled; give it at least 40M`);
   if (high !== undefined && high < floor) fail(source, "container.memoryHigh", `${c.container.memoryHigh} is too little for tailscaled; give it at least 40M`);
+  // The largest MikroTik hardware has 16 GiB (CCR2216) and tailscaled runs in
+  // 64-256 MiB; a CHR may have more RAM, but a cap above 64 GiB is a slipped
+  // unit (a byte count taken for KiB, G for M), not a plan.
+  const ceiling = 64 * 1024 * MIB;
+  for (const [key, v, raw] of [["memoryLimit", limit, c.container.memoryLimit], ["memoryHigh", high, c.container.memoryHigh]] as const) {
+    if (v !== undefined && v > ceiling) fail(source, `container.${key}`, `${raw} is more than any MikroTik device has (at most 64G; tailscaled runs in 64M-256M)`);
+  }
   // Measured (bench/REPORT.md, cap 48 MiB): the container ended while starting, before it joined.
   const roomy = 64 * MIB;
   for (const [key, v, raw] of [["memoryLimit", limit, c.container.memoryLimit], ["memoryHigh", high, c.container.memoryHigh]] as const) {
@@ -459,6 +510,11 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string):
   }
   const image = imageSource(c.image);
   if (image.kind === "remote" && c.image.keepFile) warnings.push("image.keepFile has no effect with image.remote");
+  const exitNode = c.tailscale.useExitNode;
+  if (exitNode !== undefined && !isExitNode(exitNode)) {
+    // JSON quoting keeps a line break in the value on the error's one line.
+    fail(source, "tailscale.useExitNode", `${JSON.stringify(exitNode)} is not an exit node: give its IP address, its name (e.g. exit-1 or exit-1.tailnet.ts.net) or auto:any`);
+  }
   if (c.tailscale.useExitNode && c.tailscale.exitNode) fail(source, "tailscale.useExitNode", "a node cannot advertise itself as an exit node and use another one");
   const generated = new Set(Object.keys(ENV_NAMES_GENERATED));
   for (const k of Object.keys(c.tailscale.env)) {

@@ -47,6 +47,20 @@ export function resolveTarget(o: TargetOptions): ResolvedTarget {
   if (u.pathname !== "/" && u.pathname !== "" && u.pathname !== "/rest" && u.pathname !== "/rest/") {
     throw new CredentialsUsageError(`--router: give only the host (and port), not a path: ${u.pathname}`);
   }
+  if (u.protocol === "http:") {
+    // Silently ignored, they would let a user believe the connection is pinned or verified.
+    const tls = (
+      [
+        [o.tlsFingerprint, "--tls-fingerprint", "ROUTEROS_TLS_FINGERPRINT"],
+        [o.caFile, "--ca-file", "ROUTEROS_CA_FILE"],
+        [o.tlsServerName, "--tls-server-name", "ROUTEROS_TLS_SERVER_NAME"],
+      ] as const
+    ).flatMap(([opt, flag, name]) => (opt ? [flag] : opt === undefined && env[name] ? [name] : []));
+    if (tls.length) {
+      const names = tls.length === 1 ? `${tls[0]} has` : `${tls.slice(0, -1).join(", ")} and ${tls.at(-1)} have`;
+      throw new CredentialsUsageError(`${names} no effect with an http:// router: use https://, or leave ${tls.length === 1 ? "it" : "them"} out`);
+    }
+  }
   const warnings: string[] = [];
   const user = decodeURIComponent(u.username) || env.ROUTEROS_USER || "admin";
   let password: string;

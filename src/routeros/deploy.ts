@@ -96,7 +96,7 @@ export async function preflight(client: RestClient, config: RouterConfig): Promi
       `wrong architecture: the config is for ${config.arch.routerosArch} (${config.arch.name}) but the router (${board}) is ${arch.routerosArch} (${arch.name}); set routeros.arch: ${arch.routerosArch}`,
     );
   }
-  const packages = await client.get<RosRecord[]>("system/package");
+  const packages = await client.getList("system/package");
   const pkg = packages.find((p) => p.name === "container");
   if (!pkg || pkg.disabled === "true") {
     throw new RouterMismatchError("the container package is not installed on the router: install container-<version>-<arch>.npk and reboot");
@@ -174,7 +174,7 @@ export function hasKey(c: RosRecord, field: "name" | "comment", value: string): 
 
 async function findContainer(client: RestClient, plan: Plan, previous = false): Promise<RosRecord | undefined> {
   const k = plan.container.key;
-  const all = await client.get<RosRecord[]>("container");
+  const all = await client.getList("container");
   return all.find((c) => hasKey(c, k.field, previous ? k.previous : k.value));
 }
 
@@ -185,7 +185,7 @@ async function getContainer(client: RestClient, id: string): Promise<RosRecord> 
 
 async function containerLogTail(client: RestClient, name: string, n = 3): Promise<string> {
   try {
-    const log = await client.get<RosRecord[]>("log");
+    const log = await client.getList("log");
     const lines = log.filter((l) => (l.topics ?? "").includes("container") && (l.message ?? "").includes(name)).slice(-n);
     return lines.length ? ` (router log: ${lines.map((l) => l.message).join(" | ")})` : "";
   } catch {
@@ -272,7 +272,7 @@ interface ProvidedImage {
 }
 
 async function findFile(client: RestClient, name: string): Promise<RosRecord | undefined> {
-  const files = await client.get<RosRecord[]>("file");
+  const files = await client.getList("file");
   return files.find((f) => f.name === name);
 }
 
@@ -567,7 +567,7 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
     tailscale: {},
     tailnetRoute: "missing",
   };
-  const all = await client.get<RosRecord[]>("container");
+  const all = await client.getList("container");
   const c = all.find((x) => x.name === name) ?? all.find((x) => hasKey(x, "comment", ownerTag(name)));
   if (c) {
     report.container = {
@@ -598,11 +598,11 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
       report.container.restart = "never (a crashed tailscaled stays down)";
     }
   }
-  const routes = await client.get<RosRecord[]>("ip/route");
+  const routes = await client.getList("ip/route");
   const r = routes.find((x) => x["dst-address"] === "100.64.0.0/10");
   if (r) report.tailnetRoute = r.active === "true" ? "active" : "inactive";
   // tailscaled's own log lines, as the router logs them with logging=yes.
-  const log = await client.get<RosRecord[]>("log").catch(() => [] as RosRecord[]);
+  const log = await client.getList("log").catch(() => [] as RosRecord[]);
   for (const l of log) {
     if (!(l.topics ?? "").includes("container")) continue;
     const m = l.message ?? "";

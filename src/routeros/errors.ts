@@ -27,6 +27,17 @@ export class RouterApiError extends FailureError {
   }
 }
 
+/** The REST API answered, but not with the shape it always has (a list of records, or one record). */
+export class RouterReplyError extends FailureError {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`unexpected answer from the router to ${method} ${path}: ${detail}`);
+  }
+}
+
 /** A container did not reach the state we waited for. */
 export class ContainerStateError extends FailureError {}
 

@@ -80,7 +80,7 @@ export function differingFields(want: Fields, have: RosRecord, skip: Set<string>
 }
 
 async function applyItem(ctx: ReconcileContext, s: ItemStep): Promise<void> {
-  const items = await ctx.client.get<RosRecord[]>(s.menu);
+  const items = await ctx.client.getList(s.menu);
   const found = items.filter((r) => matches(r, s.match));
   const secret = new Set(s.secret ?? []);
   if (found.length === 0) {
@@ -111,7 +111,7 @@ async function applyItem(ctx: ReconcileContext, s: ItemStep): Promise<void> {
 }
 
 async function applyPrune(ctx: ReconcileContext, s: PruneStep): Promise<void> {
-  const items = await ctx.client.get<RosRecord[]>(s.menu);
+  const items = await ctx.client.getList(s.menu);
   for (const r of items) {
     if (!matches(r, s.select)) continue;
     if (s.keep.some((k) => matches(r, k))) continue;
@@ -125,7 +125,7 @@ async function applyPrune(ctx: ReconcileContext, s: PruneStep): Promise<void> {
 }
 
 async function applySettings(ctx: ReconcileContext, s: SettingsStep): Promise<void> {
-  const have = await ctx.client.get<RosRecord>(s.menu);
+  const have = await ctx.client.getRecord(s.menu);
   const diff = differingFields(s.set, have);
   if (Object.keys(diff).length === 0) return;
   if (!ctx.dryRun) await ctx.client.post(`${s.menu}/set`, diff);

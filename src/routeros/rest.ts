@@ -7,6 +7,7 @@ import tls from "node:tls";
 import {
   RouterApiError,
   RouterAuthError,
+  RouterReplyError,
   RouterTlsError,
   RouterUnreachableError,
 } from "./errors.js";
@@ -93,6 +94,21 @@ export function peerCertificateFingerprint(origin: string, servername?: string, 
   });
 }
 
+/** What kind of JSON value `v` is, for a message. */
+function kindOf(v: unknown): string {
+  if (v === undefined) return "an empty answer";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/** Why `v` is not a RouterOS record (an object whose values are all strings); undefined if it is one. */
+function notARecord(v: unknown): string | undefined {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return kindOf(v);
+  for (const [k, x] of Object.entries(v)) if (typeof x !== "string") return `an object whose '${k}' is ${kindOf(x)}`;
+  return undefined;
+}
+
 export class RestClient {
   readonly origin: string;
   private readonly agent: http.Agent;
@@ -141,6 +157,28 @@ export class RestClient {
 
   get<T = RosRecord[]>(path: string): Promise<T> {
     return this.request<T>("GET", path);
+  }
+  /**
+   * A menu's items. Whatever answers on the router's address (a portal, a
+   * proxy, a broken build) may send another shape: that is an error naming
+   * the request, not a TypeError deep in the caller.
+   */
+  async getList(path: string): Promise<RosRecord[]> {
+    const v = await this.get<unknown>(path);
+    const where = `/rest/${path.replace(/^\/+/, "")}`;
+    if (!Array.isArray(v)) throw new RouterReplyError("GET", where, `expected a list of records, got ${kindOf(v)}`);
+    v.forEach((item, i) => {
+      const why = notARecord(item);
+      if (why) throw new RouterReplyError("GET", where, `expected a list of records, but item ${i} is ${why}`);
+    });
+    return v as RosRecord[];
+  }
+  /** One item or a settings menu (system/resource): an object of strings, else an error naming the request. */
+  async getRecord(path: string): Promise<RosRecord> {
+    const v = await this.get<unknown>(path);
+    const why = notARecord(v);
+    if (why) throw new RouterReplyError("GET", `/rest/${path.replace(/^\/+/, "")}`, `expected a record (a JSON object), got ${why}`);
+    return v as RosRecord;
   }
   put(path: string, body: RosRecord): Promise<RosRecord> {
     return this.request<RosRecord>("PUT", path, body);

@@ -121,7 +121,7 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
   }
   const want = await registryImageDigest(registry, ref.tag, config.arch);
   const name = plan.container.name;
-  const current = containerNamed(await client.get<RosRecord[]>("container"), name);
+  const current = containerNamed(await client.getList("container"), name);
   const running = recordedDigest(current?.comment);
   if (current && running === want && !o.force) {
     return {
@@ -142,7 +142,7 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
   const r = await upgrade({ ...o, force: true }, prepared);
   const notes = [...(why ? [why] : []), ...r.notes];
   if (!o.dryRun && !r.rolledBack) {
-    const now = containerNamed(await client.get<RosRecord[]>("container"), name);
+    const now = containerNamed(await client.getList("container"), name);
     if (now) {
       await client.patch(`container/${now[".id"]}`, { comment: commentWithDigest(now.comment, want) });
       notes.push(`recorded ${DIGEST_MARK}${want} on container ${name}`);

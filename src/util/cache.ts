@@ -10,7 +10,9 @@ export function cacheKey(parts: readonly (string | number | undefined)[]): strin
 /**
  * Content-addressed results of pure build steps: the same key always holds
  * the same bytes, so a hit is safe to reuse. A directory appears only when
- * `produce` finished, so an interrupted step leaves nothing behind.
+ * `produce` finished, so an interrupted step leaves nothing behind. When
+ * another process finished the same key first, its entry is kept (it may be
+ * in use) and ours is discarded: a complete entry is never replaced.
  */
 export async function cachedDir(
   kind: string,
@@ -20,10 +22,14 @@ export async function cachedDir(
   const dir = join(cacheRoot(), kind, key);
   const marker = join(dir, ".complete");
   if (await exists(marker)) return { dir, hit: true };
-  await atomicDirectory(dir, async (tmp) => {
-    await produce(tmp);
-    const { writeFile } = await import("node:fs/promises");
-    await writeFile(join(tmp, ".complete"), "");
-  });
+  await atomicDirectory(
+    dir,
+    async (tmp) => {
+      await produce(tmp);
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(join(tmp, ".complete"), "");
+    },
+    { keep: (d) => exists(join(d, ".complete")) },
+  );
   return { dir, hit: false };
 }

@@ -46,7 +46,7 @@ sub=
 for a in "$@"; do case $a in --socket=*) ;; *) sub=$a; break ;; esac; done
 case $sub in
 status) printf '{\\n  "Version": "fake",\\n  "BackendState": "%s",\\n  "Self": {}\\n}\\n' "$(cat "$d/state" 2>/dev/null || echo NeedsLogin)" ;;
-up) cat >"$d/up.stdin"; code=\${FAKE_UP_EXIT:-0}; [ "$code" = 0 ] && echo Running >"$d/state"; exit "$code" ;;
+up) cat >"$d/up.stdin"; tr '\\0' '\\n' </proc/$PPID/environ >"$d/helper.environ"; code=\${FAKE_UP_EXIT:-0}; [ "$code" = 0 ] && echo Running >"$d/state"; exit "$code" ;;
 set) exit \${FAKE_SET_EXIT:-0} ;;
 esac
 `,
@@ -75,6 +75,8 @@ interface Run {
   daemonArgs: string[] | undefined;
   daemonEnv: string;
   upStdin: string | undefined;
+  /** /proc/<pid>/environ of the process that ran `tailscale up`: the entrypoint's background helper. */
+  helperEnviron: string | undefined;
   pid: number | undefined;
   daemonPid: number | undefined;
   ms: number;
@@ -99,6 +101,8 @@ interface RunOpts {
   /** Resolves true when the run has done what the test waits for; then it gets SIGTERM. */
   until?: (r: { output: string; dir: string }) => boolean;
   timeoutMs?: number;
+  /** Start it as the kernel does from the shebang, `<dir>/sh SCRIPT` (a symlink to the busybox), not `busybox sh SCRIPT`. */
+  asShebang?: boolean;
 }
 
 async function runWith(opts: RunOpts): Promise<Run> {
@@ -127,7 +131,13 @@ async function runWith(opts: RunOpts): Promise<Run> {
   };
   const t0 = Date.now();
   // A session of its own, like a container: no controlling terminal.
-  const child = spawn(opts.busybox, ["sh", ENTRYPOINT], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let argv = [opts.busybox, "sh", ENTRYPOINT];
+  if (opts.asShebang) {
+    mkdirSync(join(dir, "shbin"));
+    symlinkSync(opts.busybox, join(dir, "shbin/sh"));
+    argv = [join(dir, "shbin/sh"), ENTRYPOINT];
+  }
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -163,6 +173,7 @@ async function runWith(opts: RunOpts): Promise<Run> {
     daemonArgs: read("tailscaled.args")?.split("\n").filter(Boolean),
     daemonEnv: read("tailscaled.env") ?? "",
     upStdin: read("up.stdin"),
+    helperEnviron: read("helper.environ"),
     pid: child.pid,
     daemonPid: read("tailscaled.pid") ? Number(read("tailscaled.pid")) : undefined,
     ms: Date.now() - t0,
@@ -336,6 +347,31 @@ function entrypointSuite(label: string, bb: string | Error): void {
       const empty = await runEntrypoint({ env: { TS_AUTHKEY: `file:${emptyFile}` } });
       assert.equal(empty.code, 2);
       assert.match(empty.output, /is empty/);
+    });
+
+    test("the background helper's own environment (/proc/<pid>/environ) holds neither the key nor TS_AUTHKEY", async () => {
+      for (const [env, asShebang] of [[{ TS_AUTHKEY: SECRET }, false], [full, false], [full, true]] as Array<[Record<string, string>, boolean]>) {
+        const r = await runEntrypoint({ env, asShebang, until: afterUp });
+        assert.equal(r.upStdin?.trim(), SECRET, r.output);
+        assert.equal(r.daemonPid, r.pid, "starting again without the key keeps the process: tailscaled is still the one that started");
+        assert.doesNotMatch(r.output, /could not start again/);
+        assert.match(r.helperEnviron ?? "", /^FAKE_DIR=/m, "the fake tailscale could not read its parent's environ");
+        assert.ok(!r.helperEnviron!.includes(SECRET), "the auth key is in the helper's /proc/<pid>/environ");
+        assert.doesNotMatch(r.helperEnviron!, /^TS_AUTHKEY=/m, "TS_AUTHKEY is in the helper's /proc/<pid>/environ");
+        assert.doesNotMatch(r.daemonEnv, /^MT_AUTHKEY/m, "the entrypoint's own marker does not reach tailscaled");
+        assertNoSecret(r);
+      }
+    });
+
+    test("TS_AUTHKEY=file: keeps its path out of the helper's environment too, and tailscaled's arguments pass through", async () => {
+      const r = await runEntrypoint({
+        env: (dir) => ({ TS_AUTHKEY: `file:${join(dir, "key")}` }),
+        setup: (dir) => writeFileSync(join(dir, "key"), `${SECRET}\n`),
+        until: afterUp,
+      });
+      assert.equal(r.upStdin?.trim(), SECRET);
+      assert.doesNotMatch(r.helperEnviron ?? "TS_AUTHKEY=", /^TS_AUTHKEY=/m);
+      assertNoSecret(r);
     });
 
     test("TS_AUTH_ONCE: a node already logged in gets `tailscale set`, no new login, key unused", async () => {
@@ -560,6 +596,62 @@ function entrypointSuite(label: string, bb: string | Error): void {
     test("spaces in TS_HOSTNAME are refused", async () => {
       const r = await runEntrypoint({ env: { TS_HOSTNAME: "my router" } });
       assert.equal(r.code, 2);
+    });
+
+    // A line break in a single-token value must not become a flag of its own:
+    // unchecked, this one sent the auth key to another control server.
+    const EVIL = "--login-server=https://evil.example";
+    for (const name of ["TS_EXIT_NODE", "TS_HOSTNAME", "TS_LOGIN_SERVER"]) {
+      for (const [what, sep] of [["a line break", "\n"], ["a carriage return", "\r"], ["a tab", "\t"], ["a space", " "]] as const) {
+        test(`${name} with ${what} cannot add a flag to tailscale up: refused before anything starts`, async () => {
+          const value = name === "TS_LOGIN_SERVER" ? `http://10.1.2.3:8080${sep}${EVIL}` : `office${sep}${EVIL}`;
+          const r = await runEntrypoint({ env: { TS_AUTHKEY: SECRET, [name]: value }, until: afterUp, timeoutMs: 10_000 });
+          assert.ok(!(upCall(r) ?? []).includes(EVIL), `${name} injected a flag: ${upCall(r)?.join(" ")}`);
+          assert.equal(r.code, 2, r.output);
+          assert.match(r.output, new RegExp(`^entrypoint: error: ${name} `, "m"));
+          assert.equal(r.output.trim().split("\n").length, 1, `one line, not:\n${r.output}`);
+          assert.equal(r.daemonArgs, undefined, "tailscaled must not start");
+          assert.deepEqual(r.sys, [], "nothing may be changed before the settings are checked");
+          assertNoSecret(r);
+        });
+      }
+    }
+
+    for (const [name, value] of [
+      ["TS_AUTHKEY", `${SECRET}\n${EVIL}`],
+      ["TS_AUTHKEY", `tskey-auth-k one`],
+      ["TS_STATE_DIR", "/var/lib/tailscale\nx"],
+      ["TS_SOCKET", "/var/run/tailscale/tailscaled.sock\tx"],
+      ["TS_EXTRA_ARGS", `--shields-up\n${EVIL}`],
+      ["TS_TAILSCALED_EXTRA_ARGS", "--port=41641\r"],
+      ["TS_ROUTES", `10.0.0.0/8\n${EVIL}`],
+    ] as const) {
+      test(`${name} with a control character or a stray space is refused with one line that shows no key`, async () => {
+        const r = await runEntrypoint({ env: { [name]: value }, until: afterUp, timeoutMs: 10_000 });
+        assert.equal(r.code, 2, r.output);
+        assert.match(r.output, new RegExp(`^entrypoint: error: ${name}`, "m"));
+        assert.equal(r.output.trim().split("\n").length, 1, `one line, not:\n${r.output}`);
+        assert.equal(r.daemonArgs, undefined, "tailscaled must not start");
+        assertNoSecret(r);
+      });
+    }
+
+    test("a key file whose key has a space inside is refused without showing it", async () => {
+      const r = await runEntrypoint({
+        env: (dir) => ({ TS_AUTHKEY: `file:${join(dir, "key")}` }),
+        setup: (dir) => writeFileSync(join(dir, "key"), `tskey-auth ${SECRET}\n`),
+      });
+      assert.equal(r.code, 2, r.output);
+      assert.match(r.output, /^entrypoint: error: TS_AUTHKEY: the key in '.*' contains a space/m);
+      assertNoSecret(r);
+    });
+
+    test("paths with spaces stay one argument (TS_STATE_DIR, TS_SOCKET)", async () => {
+      const r = await runEntrypoint({ env: (dir) => ({ TS_STATE_DIR: join(dir, "my state"), TS_SOCKET: join(dir, "my run/ts.sock"), TS_HOSTNAME: "r1" }), until: afterUp });
+      assert.equal(r.code, 0, r.output);
+      assert.ok(r.daemonArgs!.includes(`--state=${join(r.dir, "my state")}/tailscaled.state`), r.daemonArgs?.join("|"));
+      assert.ok(r.daemonArgs!.includes(`--socket=${join(r.dir, "my run/ts.sock")}`), r.daemonArgs?.join("|"));
+      assert.ok(upCall(r)!.includes("--hostname=r1"));
     });
   });
 

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
@@ -177,5 +178,38 @@ test("routeros app and routeros certificate", async () => {
     assert.equal(tb.running.sim.requests.length, 0, "no REST request, no password");
   } finally {
     await tb.close();
+  }
+});
+
+test("TLS options with an http:// router are a usage error (exit 2, one line), from the command line or the environment", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mt-http-tls-"));
+  try {
+    const config = join(dir, "router.yaml");
+    writeFileSync(config, CONFIG);
+    const ca = join(dir, "ca.pem");
+    writeFileSync(ca, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    const fp = `sha256:${"AB:".repeat(31)}AB`;
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [["--tls-fingerprint", fp], {}, /--tls-fingerprint/],
+      [["--ca-file", ca], {}, /--ca-file/],
+      [["--tls-server-name", "router.example"], {}, /--tls-server-name/],
+      [[], { ROUTEROS_TLS_FINGERPRINT: fp }, /ROUTEROS_TLS_FINGERPRINT/],
+      [[], { ROUTEROS_CA_FILE: ca }, /ROUTEROS_CA_FILE/],
+      [[], { ROUTEROS_TLS_SERVER_NAME: "router.example" }, /ROUTEROS_TLS_SERVER_NAME/],
+    ];
+    for (const [opts, env, names] of cases) {
+      for (const cmd of ["status", "deploy"]) {
+        const r = await run(["routeros", cmd, "-c", config, "--router", "http://admin@127.0.0.1:1", ...opts], { ROUTEROS_PASSWORD: "x", TS_AUTHKEY: "k", ...env });
+        const what = `${cmd} ${opts.join(" ")} ${JSON.stringify(env)}`;
+        assert.equal(r.code, 2, `${what}: ${r.err}`);
+        assert.equal(r.out, "", what);
+        assert.equal(r.err.trim().split("\n").length, 1, `${what}: one line, not:\n${r.err}`);
+        assert.match(r.err, /^mikrotik-tailscale: error: /, what);
+        assert.match(r.err, names, what);
+        assert.match(r.err, /http:\/\//, what);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -235,3 +235,56 @@ test("a memory cap from 40M to under 64M is taken, with a warning that the conta
   assert.ok(soft.warnings.some((w) => /container\.memoryHigh 56M is below 64M/.test(w)), soft.warnings.join("\n"));
   assert.ok(!cfg({ container: { memoryLimit: "64M" } }).warnings.some((w) => /below 64M/.test(w)), "64M is enough: no warning");
 });
+
+test("tailscale.useExitNode is an IP address, a node name or auto:any: anything else is one line naming the field", () => {
+  for (const v of ["100.64.0.7", "fd7a:115c:a1e0::7", "exit-1", "Exit-1.tailnet.ts.net", "exit-1.tailnet.ts.net.", "auto:any"]) {
+    assert.equal(cfg({ tailscale: { useExitNode: v } }).tailscale.useExitNode, v, v);
+  }
+  for (const v of ["exit-1\n--login-server=https://evil.example", "exit 1", "exit-1\t", "", "--login-server=https://evil.example", "https://exit-1", "auto:some", "exit_1", "-exit", "a..b", "100.64.0.7/32", `${"a".repeat(64)}.example`]) {
+    rejects({ tailscale: { useExitNode: v } }, /^router\.json: tailscale\.useExitNode: .* is not an exit node: give its IP address, its name \(e\.g\. exit-1 or exit-1\.tailnet\.ts\.net\) or auto:any$/);
+  }
+});
+
+test("tailscale.loginServer is an http(s) URL without spaces or control characters", () => {
+  for (const v of ["https://hs.example.com", "http://10.0.0.5:8080", "https://hs.example.com/path"]) {
+    assert.equal(cfg({ tailscale: { loginServer: v } }).tailscale.loginServer, v, v);
+  }
+  for (const v of ["https://hs.example.com\n--exit-node=evil", "https://hs.example.com\t", "http://10.0.0.5:8080\r", "https://hs.example.com /x"]) {
+    rejects({ tailscale: { loginServer: v } }, /^router\.json: tailscale\.loginServer: must not contain spaces or control characters$/);
+  }
+  for (const v of ["ftp://hs.example.com", "hs.example.com", "javascript:alert(1)", "http://", "file:///etc/passwd"]) {
+    rejects({ tailscale: { loginServer: v } }, /^router\.json: tailscale\.loginServer: must be an http:\/\/ or https:\/\/ URL such as https:\/\/headscale\.example\.com$/);
+  }
+});
+
+test("control characters in the extra arguments and environment values are refused before the container could refuse them", () => {
+  rejects({ tailscale: { extraArgs: "--shields-up\n--login-server=https://evil.example" } }, /^router\.json: tailscale\.extraArgs: must not contain control characters \(a line break\?\)$/);
+  rejects({ tailscale: { tailscaledExtraArgs: "--port=41641\r" } }, /^router\.json: tailscale\.tailscaledExtraArgs: must not contain control characters/);
+  rejects({ tailscale: { env: { TS_SOCKET: "/run/ts.sock\nX=1" } } }, /^router\.json: tailscale\.env\.TS_SOCKET: must not contain control characters/);
+  assert.equal(cfg({ tailscale: { extraArgs: "--shields-up --exit-node-allow-lan-access" } }).tailscale.extraArgs, "--shields-up --exit-node-allow-lan-access");
+});
+
+test("an unquoted routeros.version is a YAML number: 7.20 (read as 7.2) is refused with a hint to quote it, and any numeric version gets the hint", () => {
+  // JSON is YAML: the number goes in unquoted, as a user would type it.
+  const withVersion = (v: string) => parseRouterConfig(JSON.stringify(merge(base, { routeros: { version: "@V@" } })).replace('"@V@"', v), "router.yaml");
+  for (const [typed, read] of [["7.20", "7.2"], ["7.10", "7.1"], ["7", "7"], ["7.30", "7.3"]]) {
+    assert.throws(() => withVersion(typed!), (e: Error) => {
+      assert.ok(e instanceof ConfigError, e.message);
+      assert.equal(e.message, `router.yaml: routeros.version: YAML reads the unquoted ${typed} as the number ${read}; quote it: version: "${typed}"`);
+      return true;
+    });
+  }
+  const c = withVersion("7.24");
+  assert.equal(c.version.text, "7.24");
+  assert.ok(c.warnings.some((w) => w === `routeros.version: the unquoted 7.24 is a number to YAML (an unquoted 7.20 reads as 7.2); quote it: version: "7.24"`), c.warnings.join("\n"));
+  assert.ok(!cfg({ routeros: { version: "7.24" } }).warnings.some((w) => /quote it/.test(w)), "a quoted version gets no hint");
+});
+
+test("container.memoryLimit and memoryHigh have an upper bound: more than any MikroTik device has is a mistake", () => {
+  assert.equal(cfg({ container: { memoryLimit: "64G" } }).container.memoryLimit, "64G");
+  assert.equal(cfg({ container: { memoryLimit: "256M" } }).container.memoryLimit, "256M");
+  rejects({ container: { memoryLimit: "65G" } }, /^router\.json: container\.memoryLimit: 65G is more than any MikroTik device has \(at most 64G; tailscaled runs in 64M-256M\)$/);
+  rejects({ container: { memoryLimit: 1e12 } }, /^router\.json: container\.memoryLimit: 1000000000000 is more than any MikroTik device has/);
+  rejects({ container: { memoryLimit: "96000G" } }, /container\.memoryLimit: 96000G is more than/);
+  rejects({ container: { memoryHigh: "128G" } }, /^router\.json: container\.memoryHigh: 128G is more than any MikroTik device has/);
+});

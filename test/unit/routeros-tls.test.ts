@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { resolveTarget } from "../../src/routeros/credentials.js";
-import { RouterTlsError } from "../../src/routeros/errors.js";
+import { CredentialsUsageError, RouterTlsError } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
 import { selfSignedCertificate } from "../../src/routeros/simulator/cert.js";
 import { startSimulator, type RunningSimulator } from "../../src/routeros/simulator/server.js";
@@ -104,4 +104,25 @@ test("options: a fingerprint must be one, and not together with --insecure; --in
   assert.equal(resolveTarget({ router: "https://admin@r", tlsFingerprint: fp.toLowerCase().replace("sha256:", ""), env }).target.fingerprint, fp.toLowerCase().replace("sha256:", ""));
   const r = resolveTarget({ router: "https://admin@r", insecure: true, env });
   assert.ok(r.warnings.some((w) => /--insecure: the TLS certificate of r is not verified/.test(w)));
+});
+
+test("TLS options cannot go with an http:// router: a usage error naming the option or variable, before the password is read", () => {
+  const fp = `sha256:${"AB:".repeat(31)}AB`;
+  const env = { ROUTEROS_PASSWORD_FILE: "/nonexistent/password" };
+  const usage = (o: Parameters<typeof resolveTarget>[0], re: RegExp) =>
+    assert.throws(() => resolveTarget(o), (e: Error) => {
+      assert.ok(e instanceof CredentialsUsageError, `${e.constructor.name}: ${e.message}`);
+      assert.equal((e as CredentialsUsageError).exitCode, 2);
+      assert.match(e.message, re);
+      return true;
+    });
+  usage({ router: "http://admin@r", tlsFingerprint: fp, env }, /^--tls-fingerprint has no effect with an http:\/\/ router: use https:\/\/, or leave it out$/);
+  usage({ router: "http://admin@r", caFile: "/nonexistent/ca.pem", env }, /^--ca-file has no effect/);
+  usage({ router: "http://admin@r", tlsServerName: "r.example", env }, /^--tls-server-name has no effect/);
+  usage({ router: "http://admin@r", env: { ...env, ROUTEROS_TLS_FINGERPRINT: fp, ROUTEROS_TLS_SERVER_NAME: "r.example" } }, /^ROUTEROS_TLS_FINGERPRINT and ROUTEROS_TLS_SERVER_NAME have no effect/);
+  usage({ configRouter: "http://admin@r", env: { ...env, ROUTEROS_CA_FILE: "/nonexistent/ca.pem" } }, /^ROUTEROS_CA_FILE has no effect/);
+  // Plain http without them still works, with its warning.
+  const r = resolveTarget({ router: "http://admin@r", env: { ROUTEROS_PASSWORD: "pw" } });
+  assert.equal(r.target.origin, "http://r");
+  assert.ok(r.warnings.some((w) => /plain http/.test(w)));
 });
