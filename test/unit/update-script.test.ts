@@ -82,12 +82,12 @@ test("the installer embeds exactly the script, and both are well formed", () => 
     }
     // Every variable the script reads is declared (:local) or bound by :foreach.
     const code = codeOnly(body);
-    const declared = new Set([...code.matchAll(/:local (\w+)/g), ...code.matchAll(/:foreach (\w+) in=/g)].map((x) => x[1]!));
+    const declared = new Set([...code.matchAll(/:(?:local|global) (\w+)/g), ...code.matchAll(/:foreach (\w+) in=/g)].map((x) => x[1]!));
     // ($1, $2: a function's arguments.)
     for (const v of new Set([...code.matchAll(/\$(\w+)/g)].map((x) => x[1]!))) assert.ok(declared.has(v) || /^\d+$/.test(v), `$${v} is declared`);
     // Container fields follow the RouterOS version's names.
     const syntax = config.syntax;
-    assert.match(body, new RegExp(` ${syntax.containerEnvField}=tailscale ${syntax.containerMountsField}=tailscale-state `));
+    assert.match(body, new RegExp(` ${syntax.containerEnvField}=\\$newEnv ${syntax.containerMountsField}=\\$newMount `));
   }
 });
 
@@ -97,8 +97,9 @@ test("the script picks this router's platform and keeps the state mount; & in UR
   assert.match(body, /:if \(\(\$pl->"architecture"\) = "arm64" && \(\[:tostr \(\$pl->"variant"\)\] = "v8" \|\| \[:tostr \(\$pl->"variant"\)\] = ""\)\)/);
   assert.match(body, /:local tokenUrl "https:\/\/auth\.example\.com\/token\\\?service=registry\.example\.com\\26scope=repository:owner\/mikrotik-tailscale:pull"/);
   assert.match(body, /:local manifestUrl "https:\/\/registry\.example\.com\/v2\/owner\/mikrotik-tailscale\/manifests\/stable"/);
-  assert.match(body, / mountlists=tailscale-state /, "the state mount list goes to the new container");
-  assert.match(body, / comment=\(\$mark \. \$want\)/, "the new container records the digest it was made from");
+  assert.match(body, / mountlists=\$newMount /, "the new container gets its own mount list (a copy of the old one's)");
+  assert.match(body, /\/container\/mounts\/add list=\$newMount src=\[\/container\/mounts\/get \$x src\]/);
+  assert.match(body, /comment=\(\$cm \. \$mark \. \$want\)/, "the new container records the digest it was made from");
   assert.match(body, /:set newRoot "usb1\/tailscale\/root-b"/, "the new container extracts beside the old one");
   const armv7 = renderUpdateBody(setup("7.22", "arm").config, setup("7.22", "arm").plan, {});
   assert.match(armv7, /\(\$pl->"architecture"\) = "arm" && \[:tostr \(\$pl->"variant"\)\] = "v7"\) do=/);
