@@ -1,4 +1,4 @@
-import { FailureError, InvalidInputError, UsageError } from "../errors.js";
+import { FailureError, InvalidInputError, MikrotikTailscaleError, UsageError } from "../errors.js";
 
 /** The router config file is invalid: nothing was sent to a router. */
 export class ConfigError extends InvalidInputError {}
@@ -46,3 +46,8 @@ export class UpgradeRolledBackError extends FailureError {}
 
 /** Credentials were given in a way we refuse (on the command line, in the URL). */
 export class CredentialsUsageError extends UsageError {}
+
+/** Ctrl-C while the router carries out a swap: it goes on without us (exit 130, as for SIGINT). */
+export class SwapInterruptedError extends MikrotikTailscaleError {
+  readonly exitCode = 130;
+}

@@ -104,6 +104,8 @@ export interface PlanOptions {
   imageOverride?: string;
   /** How the router reports container state, when it said so itself (its /console/inspect). */
   stateForm?: ScriptStateForm;
+  /** A secret that cannot be read is left unknown instead of an error (an upgrade keeps the router's own). */
+  secretsOptional?: boolean;
 }
 
 export const STATE_DIR_IN_CONTAINER = "/var/lib/tailscale";
@@ -166,6 +168,7 @@ export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | u
   if (a.kind === "env") {
     const v = (opts.env ?? process.env)[a.name];
     if (v === undefined || v.trim() === "") {
+      if (opts.secretsOptional) return undefined;
       throw new ConfigError(`${config.source}: tailscale.authKey: environment variable ${a.name} is not set`);
     }
     return v.trim();
@@ -176,6 +179,7 @@ export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | u
     if (!v) throw new ConfigError(`${config.source}: tailscale.authKey: ${a.path} is empty`);
     return v;
   } catch (e) {
+    if (opts.secretsOptional) return undefined;
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`${config.source}: tailscale.authKey: cannot read ${a.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

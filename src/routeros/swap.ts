@@ -393,7 +393,7 @@ function renderActions(L: string[], plan: Plan, o: SwapOptions, x: Ctx): void {
   L.push(stopAndRemove("$nextName", I));
   L.push(`${I}:if ([:len $filePath] > 0) do={ /file/remove [/file/find where name=$filePath] }`);
   L.push(`${I}$save $me "failed" "" ""`);
-  L.push(`${I}:log error ($me . ": the new container was not used: " . $why . "; the old one was not touched")`);
+  L.push(`${I}:log error ($me . ": not used: " . $why . "; the running container was not touched")`);
   L.push("}");
   L.push(':if ($action = "rollback") do={');
   L.push(`${I}$save $me "rolling-back" $boot $run`);
@@ -412,7 +412,7 @@ function renderActions(L: string[], plan: Plan, o: SwapOptions, x: Ctx): void {
   L.push(...dropOtherLists("$name", I));
   L.push(`${I}:if ([:len $filePath] > 0) do={ /file/remove [/file/find where name=$filePath] }`);
   L.push(`${I}$save $me "rolled-back" $boot $run`);
-  L.push(`${I}:log error ($me . ": the new container failed: " . $why . "; the previous one is back")`);
+  L.push(`${I}:log error ($me . ": rolled back: " . $why)`);
   L.push("}");
   L.push(':if ($action = "commit") do={');
   L.push(`${I}$save $me "committing" $boot $run`);

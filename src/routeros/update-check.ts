@@ -109,7 +109,7 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
       "--if-changed compares a registry tag with what the router runs, but the image is a file: set image: { remote: registry.example.com/owner/mikrotik-tailscale:stable } in the config, or pass --image <registry>/<repository>:stable",
     );
   }
-  const prepared = await prepare(o);
+  const prepared = await prepare({ ...o, planOptions: { secretsOptional: true, ...o.planOptions } });
   const { config, plan, facts } = prepared;
   const img = plan.container.image;
   if (img.kind !== "remote") throw new Error("unreachable: the image source changed between plans");
@@ -139,14 +139,9 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
       ? `${img.ref} changed: ${running.slice(0, 19)}... -> ${want.slice(0, 19)}...`
       : `container ${name} records no image digest (made by deploy or by hand): replacing it once to record ${want.slice(0, 19)}...`;
   o.log?.(why ?? `no container ${name}`);
-  const r = await upgrade({ ...o, force: true }, prepared);
+  // The router records the digest on the new container once it has proven itself.
+  const r = await upgrade({ ...o, force: true }, prepared, { digest: want });
   const notes = [...(why ? [why] : []), ...r.notes];
-  if (!o.dryRun && !r.rolledBack) {
-    const now = containerNamed(await client.getList("container"), name);
-    if (now) {
-      await client.patch(`container/${now[".id"]}`, { comment: commentWithDigest(now.comment, want) });
-      notes.push(`recorded ${DIGEST_MARK}${want} on container ${name}`);
-    }
-  }
+  if (!o.dryRun) notes.push(`recorded ${DIGEST_MARK}${want} on container ${name}`);
   return { ...r, notes, digest: { registry: want, ...(running ? { running } : {}) }, changed: true };
 }

@@ -53,8 +53,9 @@ export function stateOf(rec: RosRecord): ContainerState {
   if (isTrue(rec[FLAG.deleting])) return "deleting";
   if (isTrue(rec[FLAG.extracting])) return "extracting";
   if (isTrue(rec[FLAG.stopping])) return "stopping";
-  if (isTrue(rec[FLAG.starting]) || isTrue(rec[FLAG.startingWithHealthcheck])) return "starting";
+  // starting-with-healthcheck (7.23+) is read as a health verdict not given yet: running wins over it.
   if (isTrue(rec[FLAG.running])) return "running";
+  if (isTrue(rec[FLAG.starting]) || isTrue(rec[FLAG.startingWithHealthcheck])) return "starting";
   if (isTrue(rec[FLAG.stopped]) || rec[FLAG.running] === "false") return "stopped";
   return "unknown";
 }

@@ -261,7 +261,8 @@ export class RouterSimulator {
   /** Everything a test may compare before and after a command. */
   snapshot(): unknown {
     const t: Record<string, Rec[]> = {};
-    for (const [k, v] of this.tables) t[k] = v.map((r) => ({ ...r }));
+    // (A menu only looked at has an empty table: that is no change.)
+    for (const [k, v] of this.tables) if (v.length) t[k] = v.map((r) => ({ ...r }));
     return {
       tables: t,
       containers: this.containers.all.map((c) => ({ ...c.rec, state: c.state })),
