@@ -117,6 +117,7 @@ function describePhase(p: SwapPhase): string {
   return (
     {
       ready: "swap installed, starting",
+      preparing: "preparing the new container's environment and mounts",
       fetching: "fetching the image",
       extracting: "extracting the new container beside the old one",
       swapping: "stopping the old container, starting the new one",

@@ -35,7 +35,7 @@ import { STATE_FUNCTION, stateFunction } from "./schema/state.js";
 export const SWAP_MARK = "mikrotik-tailscale-swap";
 export const DIGEST_MARK = "mikrotik-tailscale image-digest=";
 
-export type SwapPhase = "ready" | "fetching" | "extracting" | "swapping" | "verifying" | "committing" | "rolling-back" | "committed" | "rolled-back" | "failed" | "idle";
+export type SwapPhase = "ready" | "preparing" | "fetching" | "extracting" | "swapping" | "verifying" | "committing" | "rolling-back" | "committed" | "rolled-back" | "failed" | "idle";
 export const TERMINAL_PHASES: ReadonlySet<SwapPhase> = new Set(["committed", "rolled-back", "failed", "idle"]);
 
 export type SwapImage =
@@ -189,7 +189,7 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push(`:local filePath ${rosString(filePath)}`);
   L.push(`:local mark ${rosString(DIGEST_MARK)}`);
   L.push(...stateFunction(plan.stateForm));
-  L.push(`:local save do={ /system/script/set [/system/script/find where name=$1] comment=(${rosString(`${SWAP_MARK} phase=`)} . $2 . " boot=" . $3 . " run=" . $4) }`);
+  L.push(`:local save do={ /system/script/set [/system/script/find where name=$1] comment=(${rosString(`${SWAP_MARK} phase=`)} . $2 . " boot=" . $3 . " run=" . $4 . " want=" . $5) }`);
   L.push(`:local field do={ :local i [:find $1 (" " . $2 . "=")]; :if ([:typeof $i] != "num") do={ :return "" }; :local rest [:pick $1 ($i + [:len $2] + 2) [:len $1]]; :local e [:find $rest " "]; :if ([:typeof $e] = "num") do={ :return [:pick $rest 0 $e] }; :return $rest }`);
   // One swap at a time: a second run of this script, or one of the other kind, leaves.
   L.push(`:if ([:len [/system/script/job/find where script=$me]] > 1 || [:len [/system/script/job/find where script=$other]] > 0) do={ :log info ($me . ": another swap of " . $name . " is running"); :error "already running" }`);
@@ -197,18 +197,21 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push(`:global ${flag}`);
   L.push(`:local recoverOnly ($${flag} = true)`);
   L.push(`:set ${flag} false`);
-  L.push(":foreach k in=[/system/scheduler/find where name=$kickEntry] do={ /system/scheduler/remove $k }");
+  // The entry that finishes or undoes after a boot exists before the one that started us goes.
   L.push(`:if ([:len [/system/scheduler/find where name=$recoverEntry]] = 0) do={ /system/scheduler/add name=$recoverEntry start-time=startup policy=read,write,test comment=${rosValue(`mikrotik-tailscale:${c.name}`)} on-event=${rosString(recoverOnEvent(plan, o.flavour))} }`);
+  L.push(":foreach k in=[/system/scheduler/find where name=$kickEntry] do={ /system/scheduler/remove $k }");
   L.push(":local rec [:tostr [/system/script/get [/system/script/find where name=$me] comment]]");
   L.push(`:local phase [$field $rec "phase"]`);
   L.push(`:local boot [$field $rec "boot"]`);
   L.push(`:local run [$field $rec "run"]`);
-  L.push(`:local want ${rosString(o.digest ?? "")}`);
+  // The digest to record: the tool's, or (self-update) the registry's, kept in the record for a recovery.
+  L.push(`:local want [$field $rec "want"]`);
+  L.push(`:if ([:len $want] = 0) do={ :set want ${rosString(o.digest ?? "")} }`);
   L.push(':local action ""');
   L.push(':local why ""');
   L.push("");
   L.push("# A transaction cut short (a reboot, a power cut): finish it or undo it first.");
-  L.push(':if ($phase = "fetching" || $phase = "extracting") do={ :set action "undo"; :set why "cut short before the swap" }');
+  L.push(':if ($phase = "preparing" || $phase = "fetching" || $phase = "extracting") do={ :set action "undo"; :set why "cut short before the swap" }');
   L.push(':if ($phase = "swapping" || $phase = "verifying" || $phase = "rolling-back") do={ :set action "rollback"; :set why "cut short during the swap" }');
   L.push(':if ($phase = "committing") do={ :set action "commit" }');
   L.push(':if ([:len $action] > 0) do={ :log warning ($me . ": finishing a transaction cut short in phase " . $phase) }');
@@ -228,6 +231,8 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push("}");
   L.push(":if ($go) do={");
   L.push(`${I}:local old ${find("$name")}`);
+  // From here until the swap, a cut is undone: the new slot's lists and container go.
+  L.push(`${I}$save $me "preparing" "" "" $want`);
   // Leftovers of an earlier failed run would collide: clear them.
   L.push(`${I}:foreach x in=${find("$nextName")} do={ :do { /container/stop $x } on-error={}; :local n 0; :while ([${F} $x] != "stopped" && [${F} $x] != "error" && $n < ${startTicks}) do={ :delay ${poll}; :set n ($n + 1) }; /container/remove $x }`);
   L.push(`${I}:local curEnv [:tostr [/container/get $old ${envField}]]`);
@@ -260,7 +265,7 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
     L.push(`${I}:foreach x in=[/container/mounts/find where ${mk}=$curMount] do={ /container/mounts/add ${mk}=$newMount src=[/container/mounts/get $x src] dst=[/container/mounts/get $x dst]${copyAccess} }`);
   }
   if (img.kind === "fetch") {
-    L.push(`${I}$save $me "fetching" "" ""`);
+    L.push(`${I}$save $me "fetching" "" "" $want`);
     L.push(`${I}:do {`);
     L.push(`${I}${I}/tool/fetch url=${urlString(img.url)} dst-path=$filePath${img.checkCertificate ? " check-certificate=yes" : ""}`);
     L.push(`${I}} on-error={ :set go false; :set action "undo"; :set why ("the router could not fetch the image (" . ${urlString(redact(img.url))} . ")") }`);
@@ -268,7 +273,7 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push("}");
   L.push(":if ($go) do={");
   L.push(`${I}:local old ${find("$name")}`);
-  L.push(`${I}$save $me "extracting" "" ""`);
+  L.push(`${I}$save $me "extracting" "" "" $want`);
   const source = img.kind === "remote" ? `remote-image=${rosValue(img.ref)}` : img.kind === "fetch" ? "file=$filePath" : `file=${rosValue(img.path)}`;
   const newEnvMount = `${envField}=$newEnv ${mountField}=$newMount`;
   L.push(`${I}:local keepComment [:tostr [/container/get $old comment]]`);
@@ -313,7 +318,7 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push(`${I}:if ([/container/get $old start-on-boot]) do={ :set boot "yes" }`);
   L.push(`${I}:set run "no"`);
   L.push(`${I}:if ([${F} $old] = "running" || [${F} $old] = "starting") do={ :set run "yes" }`);
-  L.push(`${I}$save $me "swapping" $boot $run`);
+  L.push(`${I}$save $me "swapping" $boot $run $want`);
   L.push(`${I}:do { /container/stop $old } on-error={}`);
   L.push(`${I}:local n 0`);
   L.push(`${I}:while ([${F} $old] != "stopped" && [${F} $old] != "error" && $n < ${startTicks}) do={ :delay ${poll}; :set n ($n + 1) }`);
@@ -326,7 +331,7 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
   L.push("");
   L.push("# 3. verify: it must reach running and stay there for the settle time.");
   L.push(":if ($go) do={");
-  L.push(`${I}$save $me "verifying" $boot $run`);
+  L.push(`${I}$save $me "verifying" $boot $run $want`);
   L.push(`${I}:local nc ${find("$name")}`);
   L.push(`${I}:local n 0`);
   L.push(`${I}:while ([${F} $nc] != "running" && $n < ${startTicks}) do={ :delay ${poll}; :set n ($n + 1) }`);
@@ -392,15 +397,20 @@ function renderActions(L: string[], plan: Plan, o: SwapOptions, x: Ctx): void {
   L.push(...dropOtherLists("$name", I));
   L.push(stopAndRemove("$nextName", I));
   L.push(`${I}:if ([:len $filePath] > 0) do={ /file/remove [/file/find where name=$filePath] }`);
-  L.push(`${I}$save $me "failed" "" ""`);
+  L.push(`${I}$save $me "failed" "" "" $want`);
   L.push(`${I}:log error ($me . ": not used: " . $why . "; the running container was not touched")`);
   L.push("}");
   L.push(':if ($action = "rollback") do={');
-  L.push(`${I}$save $me "rolling-back" $boot $run`);
+  L.push(`${I}$save $me "rolling-back" $boot $run $want`);
   L.push(`${I}:if ([:len ${find("$prevName")}] > 0) do={`);
   L.push(stopAndRemove("$name", I + I));
+  // After a boot the old container may run already (under its step-aside name): it changes only stopped.
+  L.push(`${I}${I}:local p ${find("$prevName")}`);
+  L.push(`${I}${I}:do { /container/stop $p } on-error={}`);
+  L.push(`${I}${I}:local n 0`);
+  L.push(`${I}${I}:while ([${F} $p] != "stopped" && [${F} $p] != "error" && $n < ${startTicks}) do={ :delay ${poll}; :set n ($n + 1) }`);
   L.push(`${I}${I}:if ([:len $boot] = 0) do={ :set boot "yes" }`);
-  L.push(`${I}${I}/container/set ${find("$prevName")} ${x.kf}=$name start-on-boot=$boot`);
+  L.push(`${I}${I}/container/set $p ${x.kf}=$name start-on-boot=$boot`);
   L.push(`${I}}`);
   L.push(stopAndRemove("$nextName", I));
   L.push(`${I}:local old ${find("$name")}`);
@@ -411,12 +421,18 @@ function renderActions(L: string[], plan: Plan, o: SwapOptions, x: Ctx): void {
   L.push(`${I}}`);
   L.push(...dropOtherLists("$name", I));
   L.push(`${I}:if ([:len $filePath] > 0) do={ /file/remove [/file/find where name=$filePath] }`);
-  L.push(`${I}$save $me "rolled-back" $boot $run`);
+  L.push(`${I}$save $me "rolled-back" $boot $run $want`);
   L.push(`${I}:log error ($me . ": rolled back: " . $why)`);
   L.push("}");
   L.push(':if ($action = "commit") do={');
-  L.push(`${I}$save $me "committing" $boot $run`);
+  L.push(`${I}$save $me "committing" $boot $run $want`);
   L.push(stopAndRemove("$prevName", I));
+  // After a boot the old container may have taken the interface first: the new one runs again.
+  L.push(`${I}:foreach nc in=${find("$name")} do={`);
+  L.push(`${I}${I}:if ([${F} $nc] = "stopped") do={ :do { /container/start $nc } on-error={} }`);
+  L.push(`${I}${I}:local n 0`);
+  L.push(`${I}${I}:while ([${F} $nc] != "running" && $n < ${startTicks}) do={ :delay ${poll}; :set n ($n + 1) }`);
+  L.push(`${I}}`);
   L.push(...dropOtherLists("$name", I));
   L.push(`${I}:if ([:len $filePath] > 0) do={ /file/remove [/file/find where name=$filePath] }`);
   if (x.kf === "name") {
@@ -430,7 +446,7 @@ function renderActions(L: string[], plan: Plan, o: SwapOptions, x: Ctx): void {
     L.push(`${I}${I}/container/set $nc comment=($cm . $mark . $want)`);
     L.push(`${I}}`);
   }
-  L.push(`${I}$save $me "committed" $boot $run`);
+  L.push(`${I}$save $me "committed" $boot $run $want`);
   L.push(`${I}:log info ($me . ": " . $name . " now runs the new image; the previous one is gone")`);
   L.push("}");
 }

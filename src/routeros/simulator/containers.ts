@@ -222,7 +222,7 @@ export class Containers {
         c.health = "starting";
         sim.clock.setTimer(sim.opts.startMs ?? 200, () => {
           if (c.state !== "running") return;
-          const failing = sim.opts.failHealth?.({ ...c.rec, ...c.info });
+          const failing = sim.opts.failHealth?.({ ...c.rec, ...c.info }, c.image);
           c.health = failing ? "unhealthy" : "healthy";
           c.healthOutput = failing ? "tailscaled not answering" : "Running";
         });

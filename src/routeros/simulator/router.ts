@@ -49,7 +49,7 @@ export interface SimulatorOptions {
   /** /console/inspect is refused (a user without the api policy, say). */
   noInspect?: boolean;
   /** Fault injection: the health check of a running container fails. */
-  failHealth?: (container: Rec) => boolean;
+  failHealth?: (container: Rec, image: ImageInfo | undefined) => boolean;
   /** Fault injection: this REST request fails with 400 and this detail (method + menu path, e.g. "PUT container"). */
   failRequest?: (method: string, menu: string, body: Record<string, unknown>) => string | undefined;
   /** Fault injection: /tool/fetch of this URL fails with this detail. */
@@ -117,6 +117,12 @@ export class RouterSimulator {
   readonly stateForm: StateForm;
   /** Successful writes: lets tests assert that a failed command changed nothing. */
   mutations = 0;
+  /**
+   * The REST link, for tests: requests beyond `cutAfter` find the connection
+   * dropped; with `through`, the router answers only while a container of
+   * that name runs (a router reached over the tailnet of the container).
+   */
+  link: { cutAfter?: number; through?: string } = {};
   /** Every request, in order. */
   readonly requests: { method: string; path: string }[] = [];
   readonly containers: Containers;
@@ -137,8 +143,8 @@ export class RouterSimulator {
     this.parsedVersion = v;
     this.version = v.text;
     this.treeName = opts.tree ?? simulatorTree(v);
-    // A private copy: editTree must not change the cached tree others use.
-    this.tree = JSON.parse(JSON.stringify(loadTree(this.treeName))) as TreeNode;
+    // A private copy only to edit: editTree must not change the cached tree others use.
+    this.tree = opts.editTree ? (JSON.parse(JSON.stringify(loadTree(this.treeName))) as TreeNode) : loadTree(this.treeName);
     opts.editTree?.(this.tree);
     this.model = modelFromTree(v, this.tree, { kind: "tree", name: this.treeName });
     this.syntax = containerSyntax(this.model, true);
@@ -412,6 +418,12 @@ export class RouterSimulator {
   }
 
   itemView(menu: string, id: string, mode: "rest" | "script"): Record<string, string | boolean> {
+    if (menu === "container") {
+      // (The hot path of every script's state function: one container, not all of them.)
+      const c = this.containers.all.find((x) => x.rec[".id"] === id);
+      if (!c) throw bad(`no such item (${id})`);
+      return mode === "rest" ? this.containers.restView(c) : this.containers.scriptView(c);
+    }
     const hit = this.items(menu).find((x) => x.id === id);
     if (!hit) throw bad(`no such item (${id})`);
     return mode === "rest" ? hit.rest : hit.script;
@@ -717,6 +729,13 @@ export class RouterSimulator {
   }
 
   // ---- REST ------------------------------------------------------------------
+
+  /** Whether a REST request reaches the router now (see link). */
+  linkUp(): boolean {
+    if (this.link.cutAfter !== undefined && this.requests.length >= this.link.cutAfter) return false;
+    if (this.link.through !== undefined) return this.containers.all.some((c) => c.rec.name === this.link.through && c.state === "running");
+    return true;
+  }
 
   /** Handles one REST request; returns the HTTP status and JSON body. */
   async handle(method: string, rawPath: string, body: unknown, authorization: string | undefined): Promise<{ status: number; body: unknown }> {

@@ -39,6 +39,10 @@ export class Scripts {
   private readonly timers = new Map<string, Timer>();
   /** Every finished run, for tests. */
   readonly history: { name: string; result: RunResult }[] = [];
+  /** Runs still going (tests wait for them). */
+  readonly active = new Set<Promise<RunResult>>();
+  /** Test hook, called before each command a script runs: may reboot the router there. */
+  onStep?: (script: string, step: number) => void;
 
   constructor(private readonly sim: RouterSimulator) {}
 
@@ -48,8 +52,10 @@ export class Scripts {
     const generation = this.generation;
     const job: Job = { rec: { ".id": sim.newId("system/script/job"), script: name, type: "command", owner: "admin", started: sim.timestamp() }, generation };
     this.jobs.push(job);
+    let steps = 0;
     const host = new ConsoleHost(sim, {
       step: () => {
+        if (this.generation === generation) this.onStep?.(name, ++steps);
         if (this.generation !== generation) throw new Halted();
       },
     });
@@ -70,6 +76,9 @@ export class Scripts {
       this.history.push({ name, result });
       return result;
     })();
+    this.active.add(done);
+    const forget = () => this.active.delete(done);
+    done.then(forget, forget);
     return { done };
   }
 

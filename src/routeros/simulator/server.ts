@@ -27,6 +27,11 @@ export async function startSimulator(opts: SimulatorServerOptions = {}): Promise
   const host = opts.host ?? "127.0.0.1";
   const tls = opts.tls === true ? selfSignedCertificate([host, "localhost"]) : opts.tls || undefined;
   const handler: http.RequestListener = (req, res) => {
+    if (!sim.linkUp()) {
+      // The link is gone: no answer at all.
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {

@@ -77,16 +77,23 @@ class Parser {
     return this.s[this.i] ?? "";
   }
 
+  /** Offsets where lines start: positions are found by a binary search, not a scan. */
+  private lineStarts: number[] | undefined;
+
   private pos(): { line: number; column: number } {
-    let line = 1;
-    let col = 1;
-    for (let j = 0; j < this.i && j < this.s.length; j++) {
-      if (this.s[j] === "\n") {
-        line++;
-        col = 1;
-      } else col++;
+    if (!this.lineStarts) {
+      this.lineStarts = [0];
+      for (let j = 0; j < this.s.length; j++) if (this.s[j] === "\n") this.lineStarts.push(j + 1);
     }
-    return { line, column: col };
+    const starts = this.lineStarts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= this.i) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: this.i - starts[lo]! + 1 };
   }
 
   private fail(msg: string): never {
