@@ -143,6 +143,12 @@ export async function settleLeftovers(o: RunOptions, plan: Plan): Promise<string
   for (const flavour of ["once", "self-update"] as const) {
     const me = swapScriptName(plan, flavour);
     const rec = parseSwapRecord((await scriptRecord(client, me))?.comment);
+    if (rec && flavour === "once" && (TERMINAL_PHASES.has(rec.phase) || rec.phase === "ready") && !o.dryRun) {
+      // An earlier run's swap that ended (or never started) while we were cut off: its script holds the auth key.
+      await cleanup(client, plan, flavour);
+      notes.push(`removed the swap script an earlier run left (phase ${rec.phase})`);
+      continue;
+    }
     if (!rec || TERMINAL_PHASES.has(rec.phase) || rec.phase === "ready") continue;
     const running = (await client.getList("system/script/job")).some((j) => j.script === me);
     say(o, `a swap of ${plan.container.name} was left in phase ${rec.phase}: ${running ? "the router is on it" : "asking the router to finish or undo it"}`);
