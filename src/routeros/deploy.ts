@@ -9,7 +9,7 @@ import { stateOf } from "./schema/state.js";
 import { RUNNING, say, type RunOptions, type RunResult } from "./session.js";
 import { runSwap, settleLeftovers, swapResult, type SwapRequest } from "./swap-run.js";
 import type { SwapEnv, SwapMount } from "./swap.js";
-import { provideImage } from "./transport.js";
+import { provideImage, sweepStaleImages } from "./transport.js";
 
 export { preflight, prepare, detectRouterArch, checkLocalImage, type RouterFacts, type Prepared } from "./preflight.js";
 export { status, formatStatus, type StatusReport } from "./status.js";
@@ -122,6 +122,7 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
   const name = plan.container.name;
   const ctx = newContext(o);
   ctx.notes.push(...facts.notes, ...(await settleLeftovers(o, plan)));
+  for (const f of await sweepStaleImages(o, plan.container.image)) ctx.notes.push(`removed ${f}: an image file an earlier run left on the router`);
   let existing = await findContainer(client, plan);
   if (existing && stateOf(existing) === "error" && !o.dryRun) {
     // A failed extraction leaves a container that can never start: replace it.
@@ -209,6 +210,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared, extra: { diges
   const ctx = newContext(o);
   // A swap left in flight first: the version check must see what the router really runs.
   ctx.notes.push(...facts.notes, ...(await settleLeftovers(o, plan)));
+  for (const f of await sweepStaleImages(o, plan.container.image)) ctx.notes.push(`removed ${f}: an image file an earlier run left on the router`);
   const cur = await findContainer(client, plan);
   if (!cur) throw new FailureError(`there is no container '${name}' on the router: run 'routeros deploy' first`);
   const info = await checkLocalImage(config, plan.container.image);

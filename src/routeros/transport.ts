@@ -69,3 +69,31 @@ export async function provideImage(o: RunOptions, image: PlannedImage, info: Ima
     }
   }
 }
+
+/**
+ * Image files this tool left on the router earlier (a transfer cut short, a
+ * swap undone by an older version) that no container uses: on 16 MB of flash
+ * they matter. Only `mikrotik-tailscale-*.tar` beside where the plan puts
+ * its own image is touched.
+ */
+export async function sweepStaleImages(o: RunOptions, image: PlannedImage): Promise<string[]> {
+  if (image.kind !== "file" && image.kind !== "url") return [];
+  const { client } = o;
+  const dir = image.routerPath.includes("/") ? image.routerPath.slice(0, image.routerPath.lastIndexOf("/") + 1) : "";
+  const used = new Set((await client.getList("container")).map((c) => (c.file ?? "").replace(/^\/+/, "")));
+  const stale = (await client.getList("file")).filter((f) => {
+    const n = (f.name ?? "").replace(/^\/+/, "");
+    if (!n.startsWith(dir) || n.slice(dir.length).includes("/")) return false;
+    return /^mikrotik-tailscale-[^/]*\.tar$/.test(n.slice(dir.length)) && !used.has(n);
+  });
+  const gone: string[] = [];
+  for (const f of stale) {
+    if (o.dryRun) {
+      gone.push(`${f.name} (would be removed)`);
+      continue;
+    }
+    await client.delete(`file/${f[".id"]}`);
+    gone.push(f.name!);
+  }
+  return gone;
+}

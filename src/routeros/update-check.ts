@@ -3,8 +3,7 @@ import { UsageError } from "../errors.js";
 import { resolveCredentials, type Credentials } from "../release/credentials.js";
 import { parseReference, type ImageReference } from "../release/reference.js";
 import { MEDIA, RegistryClient, RegistryError } from "../release/registry.js";
-import type { RouterConfig } from "./config.js";
-import { prepare, upgrade, type RunOptions, type RunResult } from "./deploy.js";
+import { prepare, upgrade, type RunOptions, type RunResult, type UpgradeResult } from "./deploy.js";
 import { buildPlan } from "./plan.js";
 import type { RosRecord } from "./rest.js";
 import { stateOf } from "./schema/state.js";
@@ -144,4 +143,30 @@ export async function upgradeIfChanged(o: IfChangedOptions): Promise<IfChangedRe
   const notes = [...(why ? [why] : []), ...r.notes];
   if (!o.dryRun) notes.push(`recorded ${DIGEST_MARK}${want} on container ${name}`);
   return { ...r, notes, digest: { registry: want, ...(running ? { running } : {}) }, changed: true };
+}
+
+/**
+ * A plain `upgrade`: for a registry image, the digest of what the router
+ * will pull is asked here (best effort) and recorded on the new container
+ * once it runs, so a self-update that follows the same tag does not replace
+ * it again. A file image records none: it is not the registry's.
+ */
+export async function upgradeRecordingDigest(o: IfChangedOptions): Promise<UpgradeResult> {
+  const prepared = await prepare({ ...o, planOptions: { secretsOptional: true, ...o.planOptions } });
+  const { config, plan } = prepared;
+  const img = plan.container.image;
+  let digest: string | undefined;
+  const notes: string[] = [];
+  if (img.kind === "remote" && plan.container.key.field === "name" && !o.dryRun) {
+    try {
+      const ref = remoteImageReference(img.ref, config.image.registryUrl);
+      const credentials = o.credentials === null ? undefined : (o.credentials ?? resolveCredentials({ registry: ref.registry }));
+      const registry = new RegistryClient({ registry: ref.registry, repository: ref.repository, credentials, plainHttp: o.plainHttp });
+      digest = await registryImageDigest(registry, ref.tag, config.arch);
+    } catch (e) {
+      notes.push(`the registry's digest of ${img.ref} could not be read from here (${(e as Error).message}): none is recorded, so a self-update following the tag replaces the container once more`);
+    }
+  }
+  const r = await upgrade(o, prepared, { digest });
+  return { ...r, notes: [...r.notes, ...notes] };
 }

@@ -4,7 +4,7 @@ import { ConfigError } from "./errors.js";
 import { formatMissing, missingWrites } from "./schema/check.js";
 import { registryBaseUrl } from "../release/reference.js";
 import type { RouterConfig } from "./config.js";
-import type { Fields, Plan } from "./plan.js";
+import type { Plan } from "./plan.js";
 import { rosString, rosValue } from "./rsc.js";
 import { remoteImageReference } from "./update-check.js";
 import { DIGEST_MARK, recoverEntryName, recoverOnEvent, renderSwapScript, SWAP_MARK, swapScriptName } from "./swap.js";
@@ -66,10 +66,6 @@ export function updateTarget(config: RouterConfig, plan: Plan, opts: Pick<Update
   return { ref: img.ref, registry: r.registry, repository: r.repository, tag: r.tag, manifestUrl: `${base}/v2/${r.repository}/manifests/${r.tag}` };
 }
 
-/** A RouterOS string whose `&` is written as \26 (a bare & in a fetch URL has broken scripts). */
-function urlString(u: string): string {
-  return rosString(u).replace(/&/g, "\\26");
-}
 
 function platformCondition(arch: Architecture): string {
   const a = `($pl->"architecture") = ${rosString(arch.platform.architecture)}`;

@@ -1,5 +1,4 @@
 import { loadSourcePatches } from "../../build/source-patches.js";
-import { join } from "node:path";
 import { featureAllowlist, loadImageSpec } from "../../image/spec.js";
 import { UsageError } from "../../errors.js";
 import { configDir, goModuleDir, projectRoot } from "../../paths.js";

@@ -3,14 +3,14 @@ import { FailureError, UsageError } from "../../errors.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { forVersion, loadRouterConfig, type RouterConfig } from "../../routeros/config.js";
 import { resolveTarget } from "../../routeros/credentials.js";
-import { deploy, formatChange, formatStatus, status, upgrade, type RunOptions } from "../../routeros/deploy.js";
+import { deploy, formatChange, formatStatus, status, type RunOptions } from "../../routeros/deploy.js";
 import { buildPlan } from "../../routeros/plan.js";
 import { peerCertificateFingerprint, RestClient } from "../../routeros/rest.js";
 import { renderScript } from "../../routeros/rsc.js";
 import { renderApp } from "../../routeros/app.js";
 import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
-import { upgradeIfChanged } from "../../routeros/update-check.js";
+import { upgradeIfChanged, upgradeRecordingDigest } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
 
 /*
@@ -73,6 +73,22 @@ function client(args: ParsedArgs, config?: RouterConfig): RestClient {
   });
   for (const w of warnings) err(w);
   return new RestClient(target);
+}
+
+/**
+ * Ctrl-C while a command waits for the router: the first one stops waiting
+ * (a swap the router runs goes on; the command says how to see the result),
+ * a second one ends the process at once.
+ */
+function interruptible(): { signal: AbortSignal; done(): void } {
+  const ac = new AbortController();
+  const onSigint = () => {
+    if (ac.signal.aborted) process.exit(130);
+    err("interrupted: stopping (Ctrl-C again to quit at once)");
+    ac.abort();
+  };
+  process.on("SIGINT", onSigint);
+  return { signal: ac.signal, done: () => process.off("SIGINT", onSigint) };
 }
 
 function runOptions(args: ParsedArgs, c: RestClient, config: RouterConfig, imageOverride?: string): RunOptions {
@@ -152,12 +168,14 @@ const deployCommand: Command = {
   async run(args) {
     const config = loadConfig(args);
     const c = client(args, config);
+    const stop = interruptible();
     try {
-      const o = runOptions(args, c, config);
+      const o = { ...runOptions(args, c, config), signal: stop.signal };
       const r = await deploy(o);
       for (const n of r.notes) err(`note: ${n}`);
       process.stdout.write(`${summary(r.changes.length, !!o.dryRun)}; container ${config.container.name}: ${r.status}\n`);
     } finally {
+      stop.done();
       c.close();
     }
   },
@@ -174,9 +192,10 @@ const upgradeCommand: Command = {
   async run(args) {
     const config = loadConfig(args);
     const c = client(args, config);
+    const stop = interruptible();
     try {
-      const o = { ...runOptions(args, c, config, stringOpt(args, "image")), force: boolOpt(args, "force") };
-      const r = boolOpt(args, "if-changed") ? await upgradeIfChanged(o) : await upgrade(o);
+      const o = { ...runOptions(args, c, config, stringOpt(args, "image")), force: boolOpt(args, "force"), signal: stop.signal };
+      const r = boolOpt(args, "if-changed") ? await upgradeIfChanged(o) : await upgradeRecordingDigest(o);
       for (const n of r.notes) err(`note: ${n}`);
       if (r.changes.length === 0) {
         process.stdout.write(`no changes; container ${config.container.name}: ${r.status}\n`);
@@ -185,6 +204,7 @@ const upgradeCommand: Command = {
         process.stdout.write(`${last ? formatChange(last) + "\n" : ""}${summary(r.changes.length, !!o.dryRun)}\n`);
       }
     } finally {
+      stop.done();
       c.close();
     }
   },

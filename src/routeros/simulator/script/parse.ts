@@ -318,13 +318,13 @@ class Parser {
 
   private exprOr(): Expr {
     let a = this.exprAnd();
-    for (let o; (o = this.op(["||", "or"])); ) a = { k: "bin", op: "||", a, b: this.exprAnd() };
+    while (this.op(["||", "or"])) a = { k: "bin", op: "||", a, b: this.exprAnd() };
     return a;
   }
 
   private exprAnd(): Expr {
     let a = this.exprCmp();
-    for (let o; (o = this.op(["&&", "and"])); ) a = { k: "bin", op: "&&", a, b: this.exprCmp() };
+    while (this.op(["&&", "and"])) a = { k: "bin", op: "&&", a, b: this.exprCmp() };
     return a;
   }
 
@@ -395,7 +395,7 @@ class Parser {
 
   private condOr(): Cond {
     let a = this.condAnd();
-    for (let o; (o = this.condOp(["||", "or"])); ) a = { k: "or", a, b: this.condAnd() };
+    while (this.condOp(["||", "or"])) a = { k: "or", a, b: this.condAnd() };
     return a;
   }
 
