@@ -1,5 +1,6 @@
 import { FailureError } from "../errors.js";
-import { versionFromText } from "./image.js";
+import { versionFromText, type ImageInfo } from "./image.js";
+import { RouterMismatchError } from "./errors.js";
 import { findContainer, getContainer, startContainer, waitExtracted, removeContainer } from "./lifecycle.js";
 import type { Fields, ItemStep, Plan, PlannedImage, Step } from "./plan.js";
 import { checkLocalImage, prepare, type Prepared } from "./preflight.js";
@@ -114,6 +115,18 @@ function swapImage(plan: Plan, image: PlannedImage): SwapRequest["image"] {
   }
 }
 
+/** The router's reading of an extracted image against the local file: its architecture, and the version in its tag. */
+function checkExtracted(c: RosRecord, info: ImageInfo): void {
+  const arch = c.arch ?? "";
+  if (arch && !arch.includes(info.architecture)) {
+    throw new RouterMismatchError(`the router extracted an image for ${arch}, but ${info.fileName} is for ${info.architecture}: the file on the router is not the one sent`);
+  }
+  const tag = c.tag ?? "";
+  if (tag && info.version && !tag.includes(info.version)) {
+    throw new RouterMismatchError(`the router extracted ${tag}, but ${info.fileName} is ${info.version}: the file on the router is not the one sent`);
+  }
+}
+
 /** deploy: create or update everything; start the container; wait until it runs. */
 export async function deploy(o: RunOptions): Promise<RunResult> {
   const { client } = o;
@@ -145,7 +158,9 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
         created = await client.put("container", containerBody(plan, plan.container.rootDir, img.field));
         record(ctx, { action: "create", what: `container ${name}`, detail: `root-dir=${plan.container.rootDir} ${Object.entries(img.field).map(([k, v]) => `${k}=${v}`).join(" ")}` });
         say(o, `waiting for ${name} to be extracted`);
-        await waitExtracted(o, created);
+        const extracted = await waitExtracted(o, created);
+        // More than the size: what the router read from the file must be the image this machine sent.
+        if (info) checkExtracted(extracted, info);
       } catch (e) {
         // Nothing to go back to: leave no half-made container or tar behind.
         if (created) await removeContainer(o, created).catch(() => undefined);

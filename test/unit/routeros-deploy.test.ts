@@ -307,6 +307,26 @@ describe("upgrade", () => {
     });
   });
 
+  test("an image the router extracted that is not the one sent is refused: a fresh deploy leaves nothing, an upgrade keeps the old container", async () => {
+    const other = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.90.0" });
+    await withBed({ fetchRewrite: () => other }, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      await assert.rejects(deploy(opts(tb, yaml("7.21.2"))), /the router extracted mikrotik-tailscale:v1\.90\.0-mt\.1-arm64, but mikrotik-tailscale-1\.98\.5-arm64\.tar is v1\.98\.5-mt\.1/);
+      assert.deepEqual(await get(tb, "container"), []);
+      assert.ok(!(await get(tb, "file")).some((f) => f.name!.endsWith(".tar")));
+    });
+    let rewrite = false;
+    await withBed({ fetchRewrite: (_u, d) => (rewrite ? other : d) }, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      const next = tb.image({ tailscaleVersion: "1.98.6" });
+      await deploy(opts(tb, yaml("7.21.2")));
+      rewrite = true;
+      await assert.rejects(upgrade(opts(tb, yaml("7.21.2"), {}, next)), /failed before the swap: the extracted image is mikrotik-tailscale:v1\.90\.0-mt\.1-arm64, not v1\.98\.6-mt\.1; the running container was not touched/);
+      const cs = await get(tb, "container");
+      assert.deepEqual(cs.map((c) => [c.name, stateOf(c), c.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.5-mt.1-arm64"]]);
+    });
+  });
+
   test("an upgrade without a deployed container says to deploy first", async () => {
     await withBed({}, async (tb) => {
       const next = tb.image({ tailscaleVersion: "1.98.6" });

@@ -104,8 +104,9 @@ export class Files {
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", (e: NodeJS.ErrnoException) => reject(bad(`failure: ${e.code === "ECONNREFUSED" ? "connection refused" : e.message}`)));
     });
+    const stored = this.sim.opts.fetchRewrite?.(url, data) ?? data;
     if (!toUser) {
-      this.write(dst, data);
+      this.write(dst, stored);
       this.sim.log("fetch,info", `Download from ${u.host} to ${dst} FINISHED`);
     }
     const kib = String(Math.ceil(data.length / 1024));

@@ -54,6 +54,8 @@ export interface SimulatorOptions {
   failRequest?: (method: string, menu: string, body: Record<string, unknown>) => string | undefined;
   /** Fault injection: /tool/fetch of this URL fails with this detail. */
   fetchFault?: (url: string) => string | undefined;
+  /** Fault injection: what /tool/fetch stores instead of what it downloaded (a middlebox, a corrupted transfer). */
+  fetchRewrite?: (url: string, data: Buffer) => Buffer;
   /** Bytes the router's disk holds for files (a full disk refuses a fetch); default unlimited. */
   diskBytes?: number;
   /** RouterOS architecture name: arm64, arm, x86, arm32v5. */
