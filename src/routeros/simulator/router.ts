@@ -1,4 +1,3 @@
-import { parse as parseYaml } from "yaml";
 import { parseInterval, parseSize, routerArchitecture } from "../config.js";
 import type { ImageInfo } from "../image.js";
 import { contains, parseInterfaceAddress, parseIp } from "../net.js";
@@ -12,6 +11,7 @@ import { Containers, type Container } from "./containers.js";
 import { Files, type SimFile } from "./files.js";
 import { bad, listMenus, SimError, type MenuDef, type Rec } from "./menus.js";
 import { Scripts, type ScriptRun } from "./scripts.js";
+import { Apps } from "./apps.js";
 
 export { SimError, type Rec } from "./menus.js";
 export type { SimFile } from "./files.js";
@@ -93,10 +93,6 @@ export interface LogLine {
   message: string;
 }
 
-interface App {
-  rec: Rec;
-  containers: Container[];
-}
 
 export interface ItemViews {
   id: string;
@@ -133,7 +129,7 @@ export class RouterSimulator {
   private readonly defs: Record<string, MenuDef>;
   private readonly tables = new Map<string, Rec[]>();
   private readonly nextId = new Map<string, number>();
-  private readonly apps: App[] = [];
+  readonly apps: Apps;
   private readonly logs: (LogLine & { id: string })[] = [];
   private readonly readableCache = new Map<string, Readable | undefined>();
   private logSeq = 1;
@@ -160,6 +156,7 @@ export class RouterSimulator {
     this.containers = new Containers(this);
     this.files = new Files(this);
     this.scripts = new Scripts(this);
+    this.apps = new Apps(this);
     const configDefaults: Rec = {};
     for (const k of this.accepted("container/config/set")) configDefaults[k] = /ram-high|memory-|swap-max/.test(k) ? "unlimited" : "";
     this.singles = {
@@ -403,7 +400,7 @@ export class RouterSimulator {
         return pk.map((p) => both(p[".id"]!, p));
       }
       case "app":
-        return this.apps.map((a) => both(a.rec[".id"]!, this.appView(a)));
+        return this.apps.all.map((a) => both(a.rec[".id"]!, this.apps.view(a)));
       case "system/script":
       case "system/scheduler":
         return this.list(menu).map((r) => both(r[".id"]!, r));
@@ -476,7 +473,7 @@ export class RouterSimulator {
         break;
       }
       case "app":
-        id = this.addApp(rec);
+        id = this.apps.add(rec);
         break;
       default: {
         const def = this.defs[menu];
@@ -511,9 +508,8 @@ export class RouterSimulator {
         break;
       }
       case "app": {
-        const a = this.apps.find((x) => x.rec[".id"] === id);
-        if (!a) throw bad(`no such item (${id})`);
-        if (rec.yaml) this.replaceApp(a, rec.yaml);
+        const a = this.apps.byId(id);
+        if (rec.yaml) this.apps.replace(a, rec.yaml);
         break;
       }
       default: {
@@ -544,18 +540,9 @@ export class RouterSimulator {
       }
       case "system/script/job":
         throw bad("failure: stopping scripts is not simulated");
-      case "app": {
-        const a = this.apps.find((x) => x.rec[".id"] === id);
-        if (!a) throw bad(`no such item (${id})`);
-        for (const c of a.containers) {
-          if (this.containers.all.includes(c)) {
-            c.state = c.state === "running" ? "stopped" : c.state;
-            this.containers.remove(c);
-          }
-        }
-        this.apps.splice(this.apps.indexOf(a), 1);
+      case "app":
+        this.apps.remove(this.apps.byId(id));
         break;
-      }
       default: {
         if (!this.defs[menu] && menu !== "system/script" && menu !== "system/scheduler") throw bad(`no such command or directory (${menu})`);
         const t = this.list(menu);
@@ -663,71 +650,6 @@ export class RouterSimulator {
     const rows: Rec[] = [{ name: segs[segs.length - 1] ?? "", "node-type": node._type ?? "dir", type: "self" }];
     for (const k of childNames(node)) rows.push({ name: k, "node-type": String((node[k] as TreeNode)._type ?? "arg"), type: "child" });
     return rows;
-  }
-
-  // ---- /app ----------------------------------------------------------------
-
-  /*
-   * A custom /app: its YAML's services become containers on a veth of the
-   * app's own, `veth-app-<name>` (FIELD-NOTES section 12: the /app row's
-   * `interface` reports it), addressed from a network /app picks (the
-   * 172.19.0.0/24 here is made up, as is the containers' naming: a script
-   * must find them through the app's interface, not by name).
-   */
-  private addApp(rec: Rec): string {
-    const disk = this.singles["app/settings"]!.disk;
-    if (!disk) throw bad("failure: set /app/settings disk first");
-    if (!rec.yaml) throw bad("missing value(s) of argument(s) yaml");
-    const app: App = { rec: { ".id": this.newId("app"), name: "", disabled: "false", yaml: rec.yaml, network: rec.network ?? "default" }, containers: [] };
-    this.replaceApp(app, rec.yaml);
-    if (this.apps.some((a) => a.rec.name === app.rec.name)) throw bad(`failure: app ${app.rec.name} already exists`);
-    this.apps.push(app);
-    return app.rec[".id"]!;
-  }
-
-  private replaceApp(app: App, yaml: string): void {
-    let doc: { name?: string; services?: Record<string, { image?: string; environment?: Record<string, string> }> };
-    try {
-      doc = parseYaml(yaml) as typeof doc;
-    } catch (e) {
-      throw bad(`failure: invalid yaml: ${(e as Error).message}`);
-    }
-    if (!doc?.name || !doc.services || typeof doc.services !== "object") throw bad("failure: invalid yaml: name and services are required");
-    if (app.rec.name && app.rec.name !== doc.name) throw bad("failure: the app's name cannot change");
-    for (const c of app.containers) {
-      if (!this.containers.all.includes(c)) continue;
-      if (c.timer) this.clock.clearTimer(c.timer);
-      c.state = "stopped";
-      this.containers.remove(c);
-    }
-    app.containers = [];
-    app.rec.name = doc.name;
-    app.rec.yaml = yaml;
-    const veth = `veth-app-${doc.name}`;
-    const n = this.apps.indexOf(app) >= 0 ? this.apps.indexOf(app) : this.apps.length;
-    const address = `172.19.0.${n + 2}/24`;
-    if (!this.list("interface/veth").some((v) => v.name === veth)) this.insert("interface/veth", { name: veth, address, gateway: "172.19.0.1" });
-    app.rec.interface = veth;
-    app.rec["ip-address"] = address.split("/")[0]!;
-    const disk = this.singles["app/settings"]!.disk!;
-    for (const [service, s] of Object.entries(doc.services)) {
-      if (!s?.image) throw bad(`failure: invalid yaml: service ${service} has no image`);
-      const c = this.containers.add({ name: `app-${doc.name}-${service}`, "remote-image": s.image, interface: veth, "root-dir": `${disk}/apps/${doc.name}/${service}`, logging: "true", "start-on-boot": "true" }, { app: doc.name });
-      app.containers.push(c);
-      // /app starts what it extracted.
-      const startWhenExtracted = () => {
-        if (!this.containers.all.includes(c)) return;
-        if (c.state === "extracting") c.timer = this.clock.setTimer(50, startWhenExtracted);
-        else if (c.state === "stopped") this.containers.start(c);
-      };
-      this.clock.setTimer((this.opts.extractMs ?? 300) + 1, startWhenExtracted);
-    }
-  }
-
-  private appView(a: App): Rec {
-    const running = a.containers.length > 0 && a.containers.every((c) => c.state === "running");
-    const failed = a.containers.some((c) => c.state === "error");
-    return { ...a.rec, running: String(running), status: failed ? "error" : running ? "running" : "starting" };
   }
 
   // ---- REST ------------------------------------------------------------------
