@@ -26,7 +26,7 @@ export async function findContainer(client: RestClient, plan: Plan, previous = f
 
 
 export async function getContainer(client: RestClient, id: string): Promise<RosRecord> {
-  return client.get<RosRecord>(`container/${id}`);
+  return client.getRecord(`container/${id}`);
 }
 
 export async function containerLogTail(client: RestClient, name: string, n = 3): Promise<string> {

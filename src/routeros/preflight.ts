@@ -43,7 +43,7 @@ export function detectRouterArch(res: RosRecord): Architecture | undefined {
  * package and device-mode. Changes nothing.
  */
 export async function preflight(client: RestClient, config: RouterConfig): Promise<RouterFacts> {
-  const res = await client.get<RosRecord>("system/resource");
+  const res = await client.getRecord("system/resource");
   let version: RouterOsVersion;
   try {
     version = parseRouterOsVersion(res.version ?? "");
@@ -65,7 +65,7 @@ export async function preflight(client: RestClient, config: RouterConfig): Promi
     throw new RouterMismatchError("the container package is not installed on the router: install container-<version>-<arch>.npk and reboot");
   }
   try {
-    const dm = await client.get<RosRecord>("system/device-mode");
+    const dm = await client.getRecord("system/device-mode");
     if (dm.container !== undefined && !["true", "yes"].includes(dm.container)) {
       throw new RouterMismatchError(
         "containers are not enabled in device-mode: run /system/device-mode/update container=yes on the router, then press the reset button or cold-reboot",

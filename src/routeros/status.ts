@@ -43,7 +43,7 @@ export interface StatusReport {
 
 /** status: what the REST API can tell about the container and the node. */
 export async function status(client: RestClient, name: string): Promise<StatusReport> {
-  const res = await client.get<RosRecord>("system/resource");
+  const res = await client.getRecord("system/resource");
   const report: StatusReport = {
     router: { version: res.version ?? "?", arch: res["architecture-name"] ?? "?", board: res["board-name"] ?? "?" },
     tailscale: {},
