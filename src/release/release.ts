@@ -106,6 +106,8 @@ export async function computeFingerprint(root: string): Promise<Fingerprint> {
   const spec = specText === undefined ? undefined : parseImageSpec(specText, IMAGE_SPEC_FILE);
   if (spec) Object.assign(inputs, imageSpecInputs(spec));
   for (const d of [spec?.rootfs.static ?? "rootfs", ...INPUT_DIRS]) await walk(root, d, inputs);
+  // The health checker's C source, wherever image.yaml keeps it.
+  if (spec) inputs[spec.healthcheck.source] = h16(await readFile(join(root, spec.healthcheck.source)));
   for (const f of INPUT_FILES) {
     try {
       inputs[f] = h16(await readFile(join(root, f)));

@@ -538,6 +538,8 @@ export interface StatusReport {
     /** Last ipn state from the router log (Running, NeedsLogin, ...). */
     state?: string;
     loginUrl?: string;
+    /** The health checker's own line from healthcheck-status, e.g. "NeedsLogin: not logged in". */
+    checked?: string;
   };
   /** The 100.64.0.0/10 route via the container: active, inactive or missing. */
   tailnetRoute: "active" | "inactive" | "missing";
@@ -567,6 +569,8 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
       interface: c.interface ?? "",
     };
     if (c["healthcheck-cmd"]) report.container.health = c["healthcheck-status"] || "not reported yet";
+    const said = /output:\s*(.+?)\s*$/.exec(c["healthcheck-status"] ?? "")?.[1];
+    if (said) report.tailscale.checked = said;
     const policy = c["restart-policy"];
     if (policy && policy !== "no") {
       const max = c["restart-max-count"];
@@ -596,6 +600,9 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
     const url = /To authenticate, visit:\s*(\S+)/.exec(m);
     if (url) report.tailscale.loginUrl = url[1];
   }
+  // The checker asked tailscaled itself: newer than any log line.
+  const checkedState = /^(?:starting: )?(Running|NeedsLogin|NeedsMachineAuth|Stopped|Starting|NoState)\b/.exec(report.tailscale.checked ?? "")?.[1];
+  if (checkedState) report.tailscale.state = checkedState;
   if (report.tailscale.state === "Running") report.tailscale.loginUrl = undefined;
   if (!c || c.status !== RUNNING) report.nodeUp = false;
   else if (report.tailscale.state) report.nodeUp = report.tailscale.state === "Running";
@@ -620,7 +627,7 @@ export function formatStatus(s: StatusReport, name: string): string {
     s.nodeUp === true
       ? "up (tailscaled reports Running)"
       : s.nodeUp === false
-        ? `down${s.tailscale.state ? ` (tailscaled reports ${s.tailscale.state})` : s.container ? ` (container ${s.container.status})` : ""}`
+        ? `down${s.tailscale.checked ? ` (health check: ${s.tailscale.checked})` : s.tailscale.state ? ` (tailscaled reports ${s.tailscale.state})` : s.container ? ` (container ${s.container.status})` : ""}`
         : "unknown (no tailscaled state in the router log; is logging on?)";
   L.push(`node:       ${up}`);
   if (s.tailscale.loginUrl) L.push(`login:      ${s.tailscale.loginUrl}`);
