@@ -511,6 +511,12 @@ export class RouterVm {
     return { code: r.code, signal: null, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ?? "") };
   }
 
+  /** A signal to tailscaled from the guest's own PID namespace (above the container's). */
+  async signal(sig: "STOP" | "CONT"): Promise<void> {
+    const r = await this.exec(["sh", "-c", `p=$(pidof tailscaled) && kill -${sig} $p`]);
+    if (r.code !== 0) throw new Error(`kill -${sig} tailscaled in ${this.id}: ${r.stdout}${r.stderr}`);
+  }
+
   /**
    * SIGTERM to the container, as RouterOS sends on stop; waits up to
    * `graceMs` for it to end (the guest measures), then for the VM to power off.

@@ -109,6 +109,8 @@ async function runWith(opts: RunOpts): Promise<Run> {
     writeFileSync(join(bin, name), body);
     chmodSync(join(bin, name), 0o755);
   }
+  // The helper's usleep: an applet of the busybox under test (a busybox without a standalone shell finds applets on PATH only).
+  symlinkSync(opts.busybox, join(bin, "usleep"));
   const root = join(dir, "root");
   mkdirSync(join(root, "dev/net"), { recursive: true });
   // A character device that always opens: stands in for a working TUN.

@@ -62,7 +62,7 @@ function set(o: Record<string, any>, path: string, v: unknown): void {
 test("each field of config/image.yaml moves the release fingerprint and is named; a comment does not", async (t) => {
   const root = mkdtempSync(join(tmpdir(), "mt-image-spec-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build"]) cpSync(join(projectRoot, d), join(root, d), { recursive: true });
+  for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build", "healthcheck"]) cpSync(join(projectRoot, d), join(root, d), { recursive: true });
   for (const f of ["go/go.mod", "go/go.sum"]) cpSync(join(projectRoot, f), join(root, f));
   const specFile = join(root, "config", "image.yaml");
   const base = await computeFingerprint(root);

@@ -93,7 +93,7 @@ test("field names and features follow the version", () => {
   assert.match(render("7.21.2"), /tmpfs=1M@\/var\/run\/tailscale,16M@\/tmp/);
   const s722 = render("7.22");
   assert.match(s722, / entrypoint=\/usr\/local\/bin\/entrypoint /, "7.22+ names the entrypoint");
-  assert.match(s722, / healthcheck-cmd="\/usr\/local\/bin\/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s /);
+  assert.match(s722, / healthcheck-cmd="?\/usr\/local\/bin\/healthcheck"? healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s /);
   assert.match(s722, / auto-restart-interval=10s /);
   assert.doesNotMatch(s722, /stop-on-unhealthy=|restart-policy=|mode=rw/);
   for (const v of ["7.23", "7.24"]) {
