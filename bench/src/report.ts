@@ -2,6 +2,7 @@
 import { mbps } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { VmMemoryRow } from "./vm-memory.js";
+import type { CallCost, VmCpuRow } from "./vm-cpu.js";
 import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
 import { VARIANTS, type BaselineInfo, type CapRun, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
 
@@ -111,7 +112,76 @@ export function evaluateTargets(r: Results): TargetRow[] {
     measured: si !== undefined && ri !== undefined ? `small ${memMiB(si)} vs reference ${memMiB(ri)} (${lowerOrHigher(si, ri)})` : "–",
     status: si !== undefined && ri !== undefined ? (si <= ri ? "met" : "not met") : "not measured",
   });
+  const checks = (r.vmCpu?.rows ?? []).filter((x) => x.variant === "small");
+  rows.push({
+    target: `the new health check's CPU at most 1/${Math.round(1 / TARGETS.healthcheckCpuShare)} of \`tailscale version --daemon\`'s (small, each router VM; container cgroup CPU, emulated)`,
+    measured: checks.length ? checks.map((x) => `${x.arch} ${ms(x.calls.newCheck.cgroupCpuMs)} vs ${ms(x.calls.oldCheck.cgroupCpuMs)} (1/${Math.round(x.calls.oldCheck.cgroupCpuMs / Math.max(x.calls.newCheck.cgroupCpuMs, 0.001))})`).join("; ") : "–",
+    status: checks.length ? (checks.every((x) => x.calls.newCheck.cgroupCpuMs <= x.calls.oldCheck.cgroupCpuMs * TARGETS.healthcheckCpuShare) ? "met" : "not met") : "not measured",
+  });
+  rows.push({
+    target: `the new health check's peak memory at most ${memMiB(TARGETS.healthcheckRssKiB)} (its peak RSS, each router VM)`,
+    measured: checks.length ? checks.map((x) => `${x.arch} ${x.calls.newCheck.maxRssKiB} KiB (old ${memMiB(x.calls.oldCheck.maxRssKiB)})`).join("; ") : "–",
+    status: checks.length ? (checks.every((x) => x.calls.newCheck.maxRssKiB <= TARGETS.healthcheckRssKiB) ? "met" : "not met") : "not measured",
+  });
   return rows;
+}
+
+function ms(x: number): string {
+  return x >= 100 ? `${int(x)} ms` : `${x.toFixed(1)} ms`;
+}
+
+function vmCpuSection(r: Results): string[] {
+  const m = r.vmCpu;
+  if (!m || m.rows.length === 0) return ["## CPU on ARM (router VMs)", "", "_Not measured yet: `npm run bench -- --only vm-cpu`._", ""];
+  const out = ["## CPU on ARM: health checks, CLI calls and traffic inside router VMs", "", `Measured ${metaLine(m.meta)}.`, ""];
+  out.push(
+    "**Emulated CPUs (qemu TCG on this machine's x86 cores): read the figures relative to each other,",
+    "not as a router's seconds.** Each build as the router in the VMs of the tests (test/support/vm.ts,",
+    "real Debian ARM kernels), joined to headscale with an amd64 peer. A call runs inside the",
+    "container's cgroup: *cgroup CPU* is that cgroup's CPU over the call (tailscaled's work answering",
+    "it included) less the same wrapper around /bin/true; *own CPU* and *peak RSS* are the call's",
+    `process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each.`,
+    "",
+  );
+  const cost = (c: CallCost) => [ms(c.cgroupCpuMs), ms(c.cpuMs), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
+  const callRows: string[][] = [];
+  for (const x of m.rows) {
+    for (const [label, c] of [
+      ["health check, old: `tailscale version --daemon`", x.calls.oldCheck],
+      ["health check, new: `/usr/local/bin/healthcheck`", x.calls.newCheck],
+      ["`tailscale status`", x.calls.status],
+    ] as const) {
+      callRows.push([`${x.arch} (${x.guestMemMb} MB)`, x.variant, label, ...cost(c)]);
+    }
+  }
+  out.push(table(["VM", "build", "call", "cgroup CPU", "own CPU", "peak RSS", "wall"], callRows, ["l", "l", "l", "r", "r", "r", "r"]), "");
+  out.push(
+    "`fast` is not UPX-packed: its CLI calls do not unpack the binary first. The new check prints",
+    `'${m.rows.find((x) => x.variant === "small")?.calls.newCheck.line ?? "Running"}' on a Running node.`,
+    "",
+    `tailscaled's CPU while the router downloads ${mb(m.rows[0]!.transfer.bytes)} through the tunnel from a server beside its`,
+    `peer that paces itself to ${m.rows[0]!.transfer.rateMbit} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat):`,
+    "",
+  );
+  const arches = [...new Set(m.rows.map((x) => x.arch))];
+  const variants = [...new Set(m.rows.map((x) => x.variant))];
+  out.push(
+    table(
+      ["build", ...arches.map((a) => `${a}: CPU s per GB (achieved rate)`)],
+      variants.map((v) => [
+        v,
+        ...arches.map((a) => {
+          const x = m.rows.find((y) => y.arch === a && y.variant === v);
+          return x ? `${x.transfer.cpuSecondsPerGB.toFixed(1)} s (${x.transfer.achievedMbit.toFixed(0)} Mbit/s)` : "–";
+        }),
+      ]),
+    ),
+    "",
+    "Where the achieved rate is below the paced one, the emulated CPU was the limit. `reference` is the",
+    "reference image's recipe at our Tailscale version in place of our binary (see Flash).",
+    "",
+  );
+  return out;
 }
 
 /** The run facts of the first section measured with a baseline (they come from one run when --baseline was given). */
@@ -568,6 +638,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     ...flashSection(r),
     ...memorySection(r),
     ...vmMemorySection(r),
+    ...vmCpuSection(r),
     ...throughputSection(r),
     ...capSection(r),
     ...buildSection(r),
@@ -580,6 +651,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "npm run bench -- --variants small,stock,small+runtime,small+net --only flash,throughput   # the inlining experiments",
     "npm run bench -- --only throughput --runs 9    # more runs",
     "npm run bench -- --baseline REF --variants small,stock,reference   # beside the small build of commit REF (an earlier Tailscale pin, say)",
+    "npm run bench -- --only vm-cpu                 # health check, CLI and traffic CPU inside the arm64 and armv7 router VMs (~30 min)",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",

@@ -203,9 +203,10 @@ export class Headscale {
     return Number(u.id);
   }
 
-  async preAuthKey(userId: number, opts: { reusable?: boolean } = {}): Promise<string> {
+  async preAuthKey(userId: number, opts: { reusable?: boolean; tags?: string[] } = {}): Promise<string> {
     const args = ["preauthkeys", "create", "--user", String(userId), "--expiration", "1h"];
     if (opts.reusable) args.push("--reusable");
+    if (opts.tags?.length) args.push("--tags", opts.tags.join(","));
     const out = await this.cli<Record<string, unknown> | string>(args);
     const key = typeof out === "string" ? out : (pick<string>(out, "key") ?? "");
     if (!key) throw new Error(`headscale: no key in ${JSON.stringify(out)}`);

@@ -1,0 +1,222 @@
+/**
+ * What the router's CPU pays, read inside router VMs on real ARM kernels
+ * (test/support/vm.ts; TCG emulation on this machine, so the figures are
+ * relative: one build or call against another on the same emulated CPU, not
+ * a router's seconds).
+ *
+ * Per architecture and build: the VM router joins headscale with an amd64
+ * laptop container as its peer, then
+ *   - one health check, old (`tailscale version --daemon`) and new
+ *     (/usr/local/bin/healthcheck), and one `tailscale status`, each run
+ *     inside the container's cgroup: the container cgroup's CPU (what
+ *     tailscaled spends answering included) less that of the same wrapper
+ *     around /bin/true, and the call's own CPU and peak RSS (busybox
+ *     `time -v`); the median of several runs;
+ *   - tailscaled's CPU per GB while the router downloads through the tunnel
+ *     from a server beside the laptop that paces itself to a router's rate.
+ */
+import { join } from "node:path";
+import { Container, unpackImage } from "../../test/support/container.js";
+import { Headscale } from "../../test/support/headscale.js";
+import { Lab, waitFor } from "../../test/support/netns.js";
+import { prepareVmImage, RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+import { HEALTHCHECK_COMMAND } from "../../src/routeros/plan.js";
+import { median } from "./stats.js";
+
+export const OLD_HEALTHCHECK = "/usr/local/bin/tailscale version --daemon";
+
+export interface CallCost {
+  /** The container cgroup's CPU over the call, less the wrapper's (ms). */
+  cgroupCpuMs: number;
+  /** The call's own user + system CPU (ms; busybox time has 10 ms steps). */
+  cpuMs: number;
+  /** The call's peak RSS (KiB). */
+  maxRssKiB: number;
+  wallMs: number;
+  /** Exit code and first line of output of the last run. */
+  exit: number;
+  line: string;
+}
+
+export type VmCpuVariant = "small" | "fast" | "reference";
+
+export interface VmCpuRow {
+  arch: VmArch;
+  variant: VmCpuVariant;
+  guestMemMb: number;
+  machine: string;
+  kernel: string;
+  repeats: number;
+  calls: { oldCheck: CallCost; newCheck: CallCost; status: CallCost };
+  transfer: {
+    bytes: number;
+    /** The rate the server paced itself to. */
+    rateMbit: number;
+    achievedMbit: number;
+    tailscaledCpuSeconds: number;
+    cpuSecondsPerGB: number;
+  };
+}
+
+const CG = "/sys/fs/cgroup/container";
+
+/** One call inside the container's cgroup, wrapped in busybox time. */
+async function callOnce(vm: RouterVm, cmd: string): Promise<CallCost & { rawCgroupUs: number }> {
+  const script = [
+    `echo $$ > ${CG}/cgroup.procs`,
+    `c0=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)`,
+    `t0=$(cut -d' ' -f1 /proc/uptime)`,
+    `time -v -o /tmp/bench-time ${cmd} >/tmp/bench-out 2>&1; rc=$?`,
+    `t1=$(cut -d' ' -f1 /proc/uptime)`,
+    `c1=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)`,
+    `echo "bench: rc=$rc c0=$c0 c1=$c1 t0=$t0 t1=$t1"`,
+    "cat /tmp/bench-time",
+    "echo 'bench: output'",
+    "head -n 1 /tmp/bench-out",
+  ].join("\n");
+  const r = await vm.exec(["sh", "-c", script], 300_000);
+  const m = /bench: rc=(\d+) c0=(\d+) c1=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`measuring '${cmd}' in the VM failed: ${r.stdout}${r.stderr}`);
+  const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
+  const user = num(/User time \(seconds\): ([\d.]+)/);
+  const sys = num(/System time \(seconds\): ([\d.]+)/);
+  const rss = num(/Maximum resident set size \(kbytes\): (\d+)/);
+  if (![user, sys, rss].every(Number.isFinite)) throw new Error(`busybox time -v said nothing usable for '${cmd}': ${r.stdout}`);
+  return {
+    rawCgroupUs: Number(m[3]) - Number(m[2]),
+    cgroupCpuMs: 0,
+    cpuMs: (user + sys) * 1000,
+    maxRssKiB: rss,
+    wallMs: (Number(m[5]) - Number(m[4])) * 1000,
+    exit: Number(m[1]),
+    line: (r.stdout.split("bench: output\n")[1] ?? "").trim(),
+  };
+}
+
+/** Median costs of `repeats` calls; the wrapper's own cgroup CPU (around /bin/true) subtracted. */
+async function callCost(vm: RouterVm, cmd: string, repeats: number, wrapperUs: number): Promise<CallCost> {
+  const runs: Awaited<ReturnType<typeof callOnce>>[] = [];
+  for (let i = 0; i < repeats; i++) runs.push(await callOnce(vm, cmd));
+  const last = runs[runs.length - 1]!;
+  return {
+    cgroupCpuMs: Math.max(0, median(runs.map((r) => r.rawCgroupUs)) - wrapperUs) / 1000,
+    cpuMs: median(runs.map((r) => r.cpuMs)),
+    maxRssKiB: median(runs.map((r) => r.maxRssKiB)),
+    wallMs: median(runs.map((r) => r.wallMs)),
+    exit: last.exit,
+    line: last.line,
+  };
+}
+
+/** user + system ticks of tailscaled in the guest, and the guest's ticks per second. */
+async function tailscaledTicks(vm: RouterVm): Promise<{ ticks: number; hz: number }> {
+  const r = await vm.exec(["sh", "-c", 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tailscaled ] && exec cat $p/stat; done; exit 1'], 60_000);
+  if (r.code !== 0) throw new Error(`no tailscaled in the VM: ${r.stderr}`);
+  // Fields after the ")" that ends comm: state is field 3, utime 14, stime 15.
+  const f = r.stdout.slice(r.stdout.lastIndexOf(")") + 2).trim().split(/\s+/);
+  // Linux reports these in USER_HZ, 100 on every architecture here.
+  return { ticks: Number(f[11]) + Number(f[12]), hz: 100 };
+}
+
+/** One architecture and build. `replace` swaps files into the image (the reference recipe's binary). */
+export async function measureVmCpu(o: {
+  arch: VmArch;
+  variant: VmCpuVariant;
+  routerTar: string;
+  replace?: Record<string, string>;
+  laptopTar: string;
+  headscaleBin: string;
+  repeats: number;
+  transferMB: number;
+  rateMbit: number;
+  log: (s: string) => void;
+}): Promise<VmCpuRow> {
+  const lab = new Lab("mtc");
+  try {
+    await lab.addNamespace("core", { forwarding: true });
+    await lab.addNamespace("router");
+    await lab.addNamespace("laptop");
+    const wan = await lab.link("r", "core=10.215.1.1/24", "router=");
+    await lab.link("l", "core=10.215.2.1/24", "laptop=10.215.2.2/24");
+    await lab.exec("laptop", ["ip", "route", "add", "default", "via", "10.215.2.1"]);
+    const hs = new Headscale(lab, o.headscaleBin, { role: "core", ip: "10.215.1.1" });
+    await hs.start();
+    const user = await hs.createUser("bench");
+    const [rk, lk] = [await hs.preAuthKey(user), await hs.preAuthKey(user)];
+    const image = await prepareVmImage(o.arch, lab.dir, o.log, o.routerTar, o.replace ?? {});
+    const vm = new RouterVm(lab, {
+      id: "router",
+      image,
+      role: "router",
+      hostname: "router",
+      stateDir: join(lab.dir, "state-router"),
+      env: { TS_AUTHKEY: rk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "router" },
+      nics: [{ name: "wan", veth: wan.ifB, addresses: ["10.215.1.2/24"] }],
+      routes: [["default", "via", "10.215.1.1"]],
+    });
+    const laptop = new Container(lab, {
+      id: "laptop",
+      image: await unpackImage(o.laptopTar, join(lab.dir, "laptop-image")),
+      role: "laptop",
+      hostname: "laptop",
+      stateDir: join(lab.dir, "state-laptop"),
+      env: { TS_AUTHKEY: lk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "laptop" },
+    });
+    vm.start();
+    laptop.start();
+    const ip = await waitFor(`the ${o.arch} VM router (${o.variant}) never logged in`, 300_000, async () => {
+      const r = await vm.exec(["tailscale", "ip", "-4"], 60_000);
+      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
+    }, 2000);
+    o.log(`${o.arch} (${o.variant}): VM router at ${ip}`);
+    // Let the start settle (the entrypoint's helper, the first netmap).
+    await new Promise((r) => setTimeout(r, 20_000));
+
+    const wrapper = [];
+    for (let i = 0; i < o.repeats; i++) wrapper.push((await callOnce(vm, "/bin/true")).rawCgroupUs);
+    const wrapperUs = median(wrapper);
+    const newCheck = await callCost(vm, HEALTHCHECK_COMMAND, o.repeats, wrapperUs);
+    const oldCheck = await callCost(vm, OLD_HEALTHCHECK, o.repeats, wrapperUs);
+    const status = await callCost(vm, "/usr/local/bin/tailscale status", o.repeats, wrapperUs);
+    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs.toFixed(1)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs.toFixed(1)} ms`);
+    if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
+
+    // A server beside the laptop that sends at most rateMbit (a router's WAN), in 64 KiB writes.
+    const bytes = o.transferMB * 1024 * 1024;
+    const js = `const b=Buffer.alloc(65536),rate=${o.rateMbit}e6/8,total=${bytes};require("http").createServer((q,s)=>{const t0=Date.now();let sent=0;const tick=()=>{const due=Math.min(total,rate*(Date.now()-t0)/1000);while(sent<due){const n=Math.min(b.length,total-sent);sent+=n;if(!s.write(n===b.length?b:b.subarray(0,n)))return s.once("drain",tick)}if(sent>=total)return s.end();setTimeout(tick,5)};tick()}).listen(8090)`;
+    lab.spawn("bulk", "laptop", [process.execPath, "-e", js]);
+    const laptopIp = await waitFor("the laptop never logged in", 120_000, async () => {
+      const r = await laptop.exec(["tailscale", "ip", "-4"]);
+      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
+    }, 1000);
+    // Warm the path (a direct UDP path, the peer's keys) before counting.
+    await vm.exec(["sh", "-c", `wget -q -O /dev/null http://${laptopIp}:8090/ & p=$!; sleep 3; kill $p 2>/dev/null; wait`], 60_000);
+    const c0 = await tailscaledTicks(vm);
+    const t0 = Date.now();
+    const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 900_000);
+    const secs = (Date.now() - t0) / 1000;
+    const c1 = await tailscaledTicks(vm);
+    const got = Number(get.stdout.trim());
+    if (got !== bytes) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${bytes} bytes: ${get.stderr}`);
+    const cpu = (c1.ticks - c0.ticks) / c0.hz;
+    const transfer = { bytes, rateMbit: o.rateMbit, achievedMbit: (bytes * 8) / secs / 1e6, tailscaledCpuSeconds: cpu, cpuSecondsPerGB: cpu / (bytes / 1e9) };
+    o.log(`${o.arch} (${o.variant}): ${o.transferMB} MB at ${transfer.achievedMbit.toFixed(0)} Mbit/s, tailscaled ${cpu.toFixed(2)} s CPU, ${transfer.cpuSecondsPerGB.toFixed(1)} s/GB`);
+
+    const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
+    await vm.stop(10_000);
+    await laptop.stop(10_000);
+    const spec = VM_ARCH[o.arch];
+    return {
+      arch: o.arch,
+      variant: o.variant,
+      guestMemMb: spec.memMb,
+      machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu} (TCG)`,
+      kernel,
+      repeats: o.repeats,
+      calls: { oldCheck, newCheck, status },
+      transfer,
+    };
+  } finally {
+    await lab.cleanup();
+  }
+}
