@@ -25,7 +25,7 @@ import type { VariantSource } from "./src/nodes.js";
 import { runCaps, runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
 import { measureVmMemory, type VmMemoryRow } from "./src/vm-memory.js";
-import { measureVmCpu, type VmCpuRow, type VmCpuVariant } from "./src/vm-cpu.js";
+import { measureContainerCalls, measureVmCpu, type VmCpuRow, type VmCpuVariant } from "./src/vm-cpu.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const t0 = Date.now();
@@ -380,6 +380,7 @@ async function main(argv: string[]): Promise<number> {
     const vmArt = new Artifacts(snap, opts.workDir, parseArchList("amd64,arm64,armv7"), base);
     const laptopTar = await vmArt.tar("small", "amd64");
     const rows: VmCpuRow[] = [];
+    rows.push(await step("health check and CLI calls, amd64 (native container)", () => measureContainerCalls({ tar: laptopTar, headscaleBin, repeats: 5, log })));
     for (const arch of ["arm64", "armv7"] as const) {
       for (const variant of ["small", "fast", "reference"] as const satisfies readonly VmCpuVariant[]) {
         // The reference recipe's binary in place of ours, in the small image (as in the runtime steps).

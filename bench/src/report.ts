@@ -113,13 +113,15 @@ export function evaluateTargets(r: Results): TargetRow[] {
     status: si !== undefined && ri !== undefined ? (si <= ri ? "met" : "not met") : "not measured",
   });
   const checks = (r.vmCpu?.rows ?? []).filter((x) => x.variant === "small");
+  // The router VMs' container cgroup CPU (tailscaled's share included); amd64's own CPU where no cgroup was read.
+  const cpuOf = (c: CallCost) => c.cgroupCpuMs ?? c.cpuMs;
   rows.push({
-    target: `the new health check's CPU at most 1/${Math.round(1 / TARGETS.healthcheckCpuShare)} of \`tailscale version --daemon\`'s (small, each router VM; container cgroup CPU, emulated)`,
-    measured: checks.length ? checks.map((x) => `${x.arch} ${ms(x.calls.newCheck.cgroupCpuMs)} vs ${ms(x.calls.oldCheck.cgroupCpuMs)} (1/${Math.round(x.calls.oldCheck.cgroupCpuMs / Math.max(x.calls.newCheck.cgroupCpuMs, 0.001))})`).join("; ") : "–",
-    status: checks.length ? (checks.every((x) => x.calls.newCheck.cgroupCpuMs <= x.calls.oldCheck.cgroupCpuMs * TARGETS.healthcheckCpuShare) ? "met" : "not met") : "not measured",
+    target: `the new health check's CPU at most 1/${Math.round(1 / TARGETS.healthcheckCpuShare)} of \`tailscale version --daemon\`'s (small; arm64 and armv7: container cgroup CPU in the router VMs, emulated; amd64: the call's own CPU)`,
+    measured: checks.length ? checks.map((x) => `${x.arch} ${ms(cpuOf(x.calls.newCheck))} vs ${ms(cpuOf(x.calls.oldCheck))}`).join("; ") : "–",
+    status: checks.length ? (checks.every((x) => cpuOf(x.calls.newCheck) <= cpuOf(x.calls.oldCheck) * TARGETS.healthcheckCpuShare) ? "met" : "not met") : "not measured",
   });
   rows.push({
-    target: `the new health check's peak memory at most ${memMiB(TARGETS.healthcheckRssKiB)} (its peak RSS, each router VM)`,
+    target: `the new health check's peak memory at most ${memMiB(TARGETS.healthcheckRssKiB)} (its peak RSS, each architecture measured)`,
     measured: checks.length ? checks.map((x) => `${x.arch} ${x.calls.newCheck.maxRssKiB} KiB (old ${memMiB(x.calls.oldCheck.maxRssKiB)})`).join("; ") : "–",
     status: checks.length ? (checks.every((x) => x.calls.newCheck.maxRssKiB <= TARGETS.healthcheckRssKiB) ? "met" : "not met") : "not measured",
   });
@@ -143,7 +145,8 @@ function vmCpuSection(r: Results): string[] {
     `process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each.`,
     "",
   );
-  const cost = (c: CallCost) => [ms(c.cgroupCpuMs), ms(c.cpuMs), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
+  const moved = m.rows.filter((x) => x.transfer);
+  const cost = (c: CallCost) => [c.cgroupCpuMs === undefined ? "–" : ms(c.cgroupCpuMs), ms(c.cpuMs), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
   const callRows: string[][] = [];
   for (const x of m.rows) {
     for (const [label, c] of [
@@ -151,7 +154,7 @@ function vmCpuSection(r: Results): string[] {
       ["health check, new: `/usr/local/bin/healthcheck`", x.calls.newCheck],
       ["`tailscale status`", x.calls.status],
     ] as const) {
-      callRows.push([`${x.arch} (${x.guestMemMb} MB)`, x.variant, label, ...cost(c)]);
+      callRows.push([x.arch === "amd64" ? "amd64 (native container)" : `${x.arch} (${x.guestMemMb} MB VM)`, x.variant, label, ...cost(c)]);
     }
   }
   out.push(table(["VM", "build", "call", "cgroup CPU", "own CPU", "peak RSS", "wall"], callRows, ["l", "l", "l", "r", "r", "r", "r"]), "");
@@ -159,20 +162,23 @@ function vmCpuSection(r: Results): string[] {
     "`fast` is not UPX-packed: its CLI calls do not unpack the binary first. The new check prints",
     `'${m.rows.find((x) => x.variant === "small")?.calls.newCheck.line ?? "Running"}' on a Running node.`,
     "",
-    `tailscaled's CPU while the router downloads ${mb(m.rows[0]!.transfer.bytes)} through the tunnel from a server beside its`,
-    `peer that paces itself to ${m.rows[0]!.transfer.rateMbit} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat):`,
+    "amd64 runs natively (a runc container of the small image joined to headscale); its cgroup CPU was",
+    "not read, so its target row uses the call's own CPU.",
+    "",
+    `tailscaled's CPU while the router downloads ${mb(moved[0]?.transfer?.bytes ?? 0)} through the tunnel from a server beside its`,
+    `peer that paces itself to ${moved[0]?.transfer?.rateMbit ?? "–"} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat):`,
     "",
   );
-  const arches = [...new Set(m.rows.map((x) => x.arch))];
-  const variants = [...new Set(m.rows.map((x) => x.variant))];
+  const arches = [...new Set(moved.map((x) => x.arch))];
+  const variants = [...new Set(moved.map((x) => x.variant))];
   out.push(
     table(
       ["build", ...arches.map((a) => `${a}: CPU s per GB (achieved rate)`)],
       variants.map((v) => [
         v,
         ...arches.map((a) => {
-          const x = m.rows.find((y) => y.arch === a && y.variant === v);
-          return x ? `${x.transfer.cpuSecondsPerGB.toFixed(1)} s (${x.transfer.achievedMbit.toFixed(0)} Mbit/s)` : "–";
+          const x = moved.find((y) => y.arch === a && y.variant === v)?.transfer;
+          return x ? `${x.cpuSecondsPerGB.toFixed(1)} s (${x.achievedMbit.toFixed(0)} Mbit/s)` : "–";
         }),
       ]),
     ),

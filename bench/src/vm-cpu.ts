@@ -26,8 +26,8 @@ import { median } from "./stats.js";
 export const OLD_HEALTHCHECK = "/usr/local/bin/tailscale version --daemon";
 
 export interface CallCost {
-  /** The container cgroup's CPU over the call, less the wrapper's (ms). */
-  cgroupCpuMs: number;
+  /** The container cgroup's CPU over the call, less the wrapper's (ms); absent where not read (amd64 container). */
+  cgroupCpuMs?: number;
   /** The call's own user + system CPU (ms; busybox time has 10 ms steps). */
   cpuMs: number;
   /** The call's peak RSS (KiB). */
@@ -41,14 +41,15 @@ export interface CallCost {
 export type VmCpuVariant = "small" | "fast" | "reference";
 
 export interface VmCpuRow {
-  arch: VmArch;
+  arch: VmArch | "amd64";
   variant: VmCpuVariant;
   guestMemMb: number;
   machine: string;
   kernel: string;
   repeats: number;
   calls: { oldCheck: CallCost; newCheck: CallCost; status: CallCost };
-  transfer: {
+  /** Absent for amd64 (bench/REPORT.md's throughput section has amd64's CPU per GB). */
+  transfer?: {
     bytes: number;
     /** The rate the server paced itself to. */
     rateMbit: number;
@@ -60,15 +61,17 @@ export interface VmCpuRow {
 
 const CG = "/sys/fs/cgroup/container";
 
-/** One call inside the container's cgroup, wrapped in busybox time. */
-async function callOnce(vm: RouterVm, cmd: string): Promise<CallCost & { rawCgroupUs: number }> {
+type Exec = (argv: string[], timeoutMs?: number) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+
+/** One call inside the container's cgroup (in a VM), wrapped in busybox time. */
+async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise<CallCost & { rawCgroupUs: number }> {
   const script = [
-    `echo $$ > ${CG}/cgroup.procs`,
-    `c0=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)`,
+    cgroup ? `echo $$ > ${CG}/cgroup.procs` : "c0=0",
+    cgroup ? `c0=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : ":",
     `t0=$(cut -d' ' -f1 /proc/uptime)`,
     `time -v -o /tmp/bench-time ${cmd} >/tmp/bench-out 2>&1; rc=$?`,
     `t1=$(cut -d' ' -f1 /proc/uptime)`,
-    `c1=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)`,
+    cgroup ? `c1=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : "c1=0",
     `echo "bench: rc=$rc c0=$c0 c1=$c1 t0=$t0 t1=$t1"`,
     "cat /tmp/bench-time",
     "echo 'bench: output'",
@@ -94,12 +97,12 @@ async function callOnce(vm: RouterVm, cmd: string): Promise<CallCost & { rawCgro
 }
 
 /** Median costs of `repeats` calls; the wrapper's own cgroup CPU (around /bin/true) subtracted. */
-async function callCost(vm: RouterVm, cmd: string, repeats: number, wrapperUs: number): Promise<CallCost> {
+async function callCost(vm: { exec: Exec }, cmd: string, repeats: number, wrapperUs: number | undefined): Promise<CallCost> {
   const runs: Awaited<ReturnType<typeof callOnce>>[] = [];
-  for (let i = 0; i < repeats; i++) runs.push(await callOnce(vm, cmd));
+  for (let i = 0; i < repeats; i++) runs.push(await callOnce(vm, cmd, wrapperUs !== undefined));
   const last = runs[runs.length - 1]!;
   return {
-    cgroupCpuMs: Math.max(0, median(runs.map((r) => r.rawCgroupUs)) - wrapperUs) / 1000,
+    ...(wrapperUs !== undefined ? { cgroupCpuMs: Math.max(0, median(runs.map((r) => r.rawCgroupUs)) - wrapperUs) / 1000 } : {}),
     cpuMs: median(runs.map((r) => r.cpuMs)),
     maxRssKiB: median(runs.map((r) => r.maxRssKiB)),
     wallMs: median(runs.map((r) => r.wallMs)),
@@ -178,7 +181,7 @@ export async function measureVmCpu(o: {
     const newCheck = await callCost(vm, HEALTHCHECK_COMMAND, o.repeats, wrapperUs);
     const oldCheck = await callCost(vm, OLD_HEALTHCHECK, o.repeats, wrapperUs);
     const status = await callCost(vm, "/usr/local/bin/tailscale status", o.repeats, wrapperUs);
-    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs.toFixed(1)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs.toFixed(1)} ms`);
+    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(1)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
     if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
 
     // A server beside the laptop that sends at most rateMbit (a router's WAN), in 64 KiB writes.
@@ -216,6 +219,47 @@ export async function measureVmCpu(o: {
       calls: { oldCheck, newCheck, status },
       transfer,
     };
+  } finally {
+    await lab.cleanup();
+  }
+}
+
+/**
+ * amd64, natively: the small image as a runc container joined to headscale;
+ * the same calls with their own CPU and peak RSS (busybox time -v in the
+ * container). The container cgroup's CPU is not read here.
+ */
+export async function measureContainerCalls(o: { tar: string; headscaleBin: string; repeats: number; log: (s: string) => void }): Promise<VmCpuRow> {
+  const lab = new Lab("mtd");
+  try {
+    await lab.addNamespace("core", { forwarding: true });
+    await lab.addNamespace("router");
+    await lab.link("r", "core=10.216.1.1/24", "router=10.216.1.2/24");
+    await lab.exec("router", ["ip", "route", "add", "default", "via", "10.216.1.1"]);
+    const hs = new Headscale(lab, o.headscaleBin, { role: "core", ip: "10.216.1.1" });
+    await hs.start();
+    const key = await hs.preAuthKey(await hs.createUser("bench"));
+    const router = new Container(lab, {
+      id: "router",
+      image: await unpackImage(o.tar, join(lab.dir, "router-image")),
+      role: "router",
+      hostname: "router",
+      stateDir: join(lab.dir, "state-router"),
+      env: { TS_AUTHKEY: key, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "router" },
+    });
+    router.start();
+    await waitFor("the amd64 router never logged in", 120_000, async () => {
+      const r = await router.exec(["tailscale", "ip", "-4"]);
+      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? true : undefined;
+    }, 1000);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const newCheck = await callCost(router, HEALTHCHECK_COMMAND, o.repeats, undefined);
+    const oldCheck = await callCost(router, OLD_HEALTHCHECK, o.repeats, undefined);
+    const status = await callCost(router, "/usr/local/bin/tailscale status", o.repeats, undefined);
+    o.log(`amd64 (small): health check old ${oldCheck.cpuMs.toFixed(0)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cpuMs.toFixed(0)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cpuMs.toFixed(0)} ms`);
+    if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
+    await router.stop(10_000);
+    return { arch: "amd64", variant: "small", guestMemMb: 0, machine: "runc container on this machine (native)", kernel: "", repeats: o.repeats, calls: { oldCheck, newCheck, status } };
   } finally {
     await lab.cleanup();
   }
