@@ -114,6 +114,38 @@ static long pid1_age(void) {
 	return up >= start ? up - start : 0;
 }
 
+static int hexval(char c) {
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Copies the JSON string that starts after the opening quote at q into v;
+ * escapes undone for ASCII (Go writes <, > and & as \u003c and so on). */
+static void json_copy(const char *q, char *v, size_t vlen) {
+	size_t n = 0;
+	while (*q && *q != '"' && n < vlen - 1) {
+		char c = *q++;
+		if (c == '\\' && *q) {
+			c = *q++;
+			if (c == 'u') {
+				int h[4], ok = 1;
+				for (int i = 0; i < 4 && ok; i++) ok = (h[i] = hexval(q[i])) >= 0;
+				if (ok) {
+					int cp = h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3];
+					c = cp < 0x80 ? (char)cp : '?';
+					q += 4;
+				}
+			} else if (c == 'n' || c == 't' || c == 'r') {
+				c = ' ';
+			}
+		}
+		v[n++] = c;
+	}
+	v[n] = 0;
+}
+
 /* The JSON string value of the first "key" at or after p (copied into v). */
 static int json_str(const char *p, const char *key, char *v, size_t vlen) {
 	char k[64];
@@ -128,13 +160,7 @@ static int json_str(const char *p, const char *key, char *v, size_t vlen) {
 	q += kl + 2;
 	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == ':') q++;
 	if (*q != '"') return 0;
-	q++;
-	size_t n = 0;
-	while (*q && *q != '"' && n < vlen - 1) {
-		if (*q == '\\' && q[1]) q++;
-		v[n++] = *q++;
-	}
-	v[n] = 0;
+	json_copy(q + 1, v, vlen);
 	return 1;
 }
 
@@ -148,13 +174,8 @@ static int first_health(const char *body, char *v, size_t vlen) {
 	if (*q != '[') return 0;
 	while (*++q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') {}
 	if (*q != '"') return 0;
-	size_t n = 0;
-	for (q++; *q && *q != '"' && n < vlen - 1; q++) {
-		if (*q == '\\' && q[1]) q++;
-		v[n++] = *q;
-	}
-	v[n] = 0;
-	return n > 0;
+	json_copy(q + 1, v, vlen);
+	return v[0] != 0;
 }
 
 /* "2026-12-02T17:00:00Z" (or with a numeric offset) in the past? */

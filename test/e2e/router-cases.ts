@@ -329,7 +329,7 @@ export const LAB_HEALTH = { intervalMs: 5_000, retries: 3 } as const;
  * not wait out the default; what the grace itself does is tested in
  * test/integration/healthcheck.test.ts.
  */
-const LAB_GRACE = ["-g", "20"];
+export const LAB_GRACE = ["-g", "20"];
 
 interface Verdict {
   ms: number;
@@ -337,7 +337,7 @@ interface Verdict {
   history: string;
 }
 
-async function healthVerdict(ctx: RouterCtx, want: "healthy" | "unhealthy", withinMs: number, args: string[] = []): Promise<Verdict> {
+export async function healthVerdict(ctx: RouterCtx, want: "healthy" | "unhealthy", withinMs: number, args: string[] = []): Promise<Verdict> {
   const t0 = Date.now();
   const history: string[] = [];
   let fails = 0;
@@ -426,15 +426,20 @@ export function healthCases(ctx: RouterCtx, opts: { bootTimeoutMs?: number } = {
     const bad = await healthVerdict(ctx, "unhealthy", within + intervalMs, LAB_GRACE);
     log(`${ctx.arch}: health: unhealthy ${Date.now() - t0} ms after logout: ${bad.line}`);
     assert.equal(bad.line, "NeedsLogin: not logged in", ctx.fail("a logged-out node must say so", bad.history));
-    // A new single-use key and the entrypoint's own flags (a user would restart with a new TS_AUTHKEY).
-    const key = await L.hs.preAuthKey(L.userId);
-    const up = await L.router.exec(
-      ["tailscale", "up", "--reset", "--timeout=120s", "--netfilter-mode=off", "--accept-dns=true", "--accept-routes=true", "--advertise-exit-node=true", `--advertise-routes=${NET.lanNet}`, "--hostname=router", `--login-server=${L.hs.url}`, `--auth-key=${key}`],
-      150_000,
-    );
-    assert.equal(up.code, 0, ctx.fail("logging in again failed", up.stdout + up.stderr));
-    const ok = await healthVerdict(ctx, "healthy", 60_000, LAB_GRACE);
-    assert.equal(ok.line, "Running", ctx.fail("healthy again after the new login", ok.history));
-    ctx.routerIp = ipv4(await status(L.router));
+    await loginAgain(ctx);
   });
+}
+
+/** Logs the router in again with a new single-use key and the entrypoint's own flags (a user would restart it with a new TS_AUTHKEY); waits until its check says Running. */
+export async function loginAgain(ctx: RouterCtx): Promise<void> {
+  const { L } = ctx;
+  const key = await L.hs.preAuthKey(L.userId);
+  const up = await L.router.exec(
+    ["tailscale", "up", "--reset", "--timeout=120s", "--netfilter-mode=off", "--accept-dns=true", "--accept-routes=true", "--advertise-exit-node=true", `--advertise-routes=${NET.lanNet}`, "--hostname=router", `--login-server=${L.hs.url}`, `--auth-key=${key}`],
+    150_000,
+  );
+  assert.equal(up.code, 0, ctx.fail("logging in again failed", up.stdout + up.stderr));
+  const ok = await healthVerdict(ctx, "healthy", 60_000, LAB_GRACE);
+  assert.equal(ok.line, "Running", ctx.fail("healthy again after the new login", ok.history));
+  ctx.routerIp = ipv4(await status(L.router));
 }

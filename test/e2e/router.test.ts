@@ -10,7 +10,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { changes, ipv4, LAB_DERP_ENV, NET, snapshot, status, waitRunning } from "./lab.js";
-import { lifecycleCases, log, routerCases, routerLab } from "./router-cases.js";
+import { healthVerdict, LAB_GRACE, LAB_HEALTH, lifecycleCases, log, loginAgain, routerCases, routerLab } from "./router-cases.js";
 import { join } from "node:path";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { StopWaiting, waitFor } from "../support/netns.js";
@@ -193,6 +193,18 @@ s.statusCode=404;s.end("{}")})}).listen(8099,E.IP)`;
     } finally {
       await oauth.stop();
     }
+  });
+
+  test("health check: a node whose key the control server expired is unhealthy with 'NeedsLogin: node key expired' within interval x retries; healthy after a new login", async () => {
+    ctx.ready();
+    const node = await L.hs.node("router");
+    assert.ok(node, ctx.fail("headscale has no router"));
+    await L.hs.expire(node.id);
+    const t0 = Date.now();
+    const bad = await healthVerdict(ctx, "unhealthy", LAB_HEALTH.intervalMs * (LAB_HEALTH.retries + 1), LAB_GRACE);
+    log(`amd64: health: unhealthy ${Date.now() - t0} ms after headscale expired the key: ${bad.line}`);
+    assert.equal(bad.line, "NeedsLogin: node key expired", ctx.fail("an expired key must be named", bad.history));
+    await loginAgain(ctx);
   });
 
   lifecycleCases(ctx);

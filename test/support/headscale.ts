@@ -227,6 +227,11 @@ export class Headscale {
     await this.cli(["nodes", "approve-routes", "--identifier", String(id), "--routes", routes.join(",")]);
   }
 
+  /** Expires the node's key now: the node must log in again. */
+  async expire(id: number): Promise<void> {
+    await this.cli(["nodes", "expire", "--identifier", String(id)]);
+  }
+
   /** Gives the node a new name (its MagicDNS name); every peer hears of it through the control server. */
   async rename(id: number, name: string): Promise<void> {
     await this.cli(["nodes", "rename", "--identifier", String(id), name]);
