@@ -63,19 +63,19 @@ const CG = "/sys/fs/cgroup/container";
 
 type Exec = (argv: string[], timeoutMs?: number) => Promise<{ code: number | null; stdout: string; stderr: string }>;
 
-/** One call inside the container's cgroup (in a VM), wrapped in busybox time. */
+/** One call inside the container's cgroup (in a VM), wrapped in busybox time; its files go to the socket directory, a tmpfs (the root may be read-only). */
 async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise<CallCost & { rawCgroupUs: number }> {
   const script = [
     cgroup ? `echo $$ > ${CG}/cgroup.procs` : "c0=0",
     cgroup ? `c0=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : ":",
     `t0=$(cut -d' ' -f1 /proc/uptime)`,
-    `time -v -o /tmp/bench-time ${cmd} >/tmp/bench-out 2>&1; rc=$?`,
+    `time -v -o /var/run/tailscale/bench-time ${cmd} >/var/run/tailscale/bench-out 2>&1; rc=$?`,
     `t1=$(cut -d' ' -f1 /proc/uptime)`,
     cgroup ? `c1=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : "c1=0",
     `echo "bench: rc=$rc c0=$c0 c1=$c1 t0=$t0 t1=$t1"`,
-    "cat /tmp/bench-time",
+    "cat /var/run/tailscale/bench-time",
     "echo 'bench: output'",
-    "head -n 1 /tmp/bench-out",
+    "head -n 1 /var/run/tailscale/bench-out",
   ].join("\n");
   const r = await vm.exec(["sh", "-c", script], 300_000);
   const m = /bench: rc=(\d+) c0=(\d+) c1=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(r.stdout);
