@@ -13,10 +13,11 @@
  *              Stopped, or Starting/NoState after the grace period (the
  *              control server was never reached)
  *
- * Why C and not `tailscale status`: every run of the UPX-packed tailscale
- * binary unpacks all of it (~0.5 s of CPU and ~20 MB on amd64, seconds on
- * an ARM router). This is a few KB, starts in a millisecond and touches
- * a few pages. No stdio (printf alone would double its size).
+ * Why C and not `tailscale version --daemon` or `tailscale status`: every
+ * run of the UPX-packed tailscale binary unpacks all of it (~0.3-0.5 s of
+ * CPU and ~21 MB on amd64; bench/REPORT.md has the router VMs). This is
+ * ~30 KB, static, and touches a few pages. No stdio (printf alone would
+ * double its size).
  *
  * Usage: healthcheck [-s socket] [-t timeout-seconds] [-g grace-seconds]
  * The socket defaults to $TS_SOCKET, else /var/run/tailscale/tailscaled.sock.

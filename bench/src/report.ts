@@ -115,9 +115,10 @@ export function evaluateTargets(r: Results): TargetRow[] {
   const checks = (r.vmCpu?.rows ?? []).filter((x) => x.variant === "small");
   // The router VMs' container cgroup CPU (tailscaled's share included); amd64's own CPU where no cgroup was read.
   const cpuOf = (c: CallCost) => c.cgroupCpuMs ?? c.cpuMs;
+  const cpuText = (c: CallCost) => (c.cgroupCpuMs !== undefined ? cgMs(c.cgroupCpuMs) : ownMs(c.cpuMs, c.loops));
   rows.push({
     target: `the new health check's CPU at most 1/${Math.round(1 / TARGETS.healthcheckCpuShare)} of \`tailscale version --daemon\`'s (small; arm64 and armv7: container cgroup CPU in the router VMs, emulated; amd64: the call's own CPU)`,
-    measured: checks.length ? checks.map((x) => `${x.arch} ${ms(cpuOf(x.calls.newCheck))} vs ${ms(cpuOf(x.calls.oldCheck))}`).join("; ") : "–",
+    measured: checks.length ? checks.map((x) => `${x.arch} ${cpuText(x.calls.newCheck)} vs ${cpuText(x.calls.oldCheck)}`).join("; ") : "–",
     status: checks.length ? (checks.every((x) => cpuOf(x.calls.newCheck) <= cpuOf(x.calls.oldCheck) * TARGETS.healthcheckCpuShare) ? "met" : "not met") : "not measured",
   });
   rows.push({
@@ -132,6 +133,16 @@ function ms(x: number): string {
   return x >= 100 ? `${int(x)} ms` : `${x.toFixed(1)} ms`;
 }
 
+/** The cgroup's counter is in microseconds: small figures keep two decimals. */
+function cgMs(x: number): string {
+  return x < 10 ? `${x.toFixed(2)} ms` : ms(x);
+}
+
+/** busybox time's CPU figures come in 10 ms steps (over a loop of n calls, 10/n ms a call): 0 means under one step. */
+function ownMs(x: number, loops = 1): string {
+  return x === 0 ? `< ${+(10 / loops).toFixed(2)} ms` : x < 10 ? `${x.toFixed(2)} ms` : ms(x);
+}
+
 function vmCpuSection(r: Results): string[] {
   const m = r.vmCpu;
   if (!m || m.rows.length === 0) return ["## CPU on ARM (router VMs)", "", "_Not measured yet: `npm run bench -- --only vm-cpu`._", ""];
@@ -142,11 +153,13 @@ function vmCpuSection(r: Results): string[] {
     "real Debian ARM kernels), joined to headscale with an amd64 peer. A call runs inside the",
     "container's cgroup: *cgroup CPU* is that cgroup's CPU over the call (tailscaled's work answering",
     "it included) less the same wrapper around /bin/true; *own CPU* and *peak RSS* are the call's",
-    `process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each.`,
+    `process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each; the new check's`,
+    `CPU figures are per call over a loop of ${m.rows.find((x) => x.calls.newCheck.loops)?.calls.newCheck.loops ?? 1} calls less a loop of /bin/true (one call is below the steps).`,
+    `The wrapper around /bin/true cost the cgroup ${m.rows.filter((x) => x.wrapperCgroupMs !== undefined).map((x) => `${cgMs(x.wrapperCgroupMs!)} (${x.arch}, ${x.variant})`).join(", ") || "–"}.`,
     "",
   );
   const moved = m.rows.filter((x) => x.transfer);
-  const cost = (c: CallCost) => [c.cgroupCpuMs === undefined ? "–" : ms(c.cgroupCpuMs), ms(c.cpuMs), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
+  const cost = (c: CallCost) => [c.cgroupCpuMs === undefined ? "–" : cgMs(c.cgroupCpuMs), ownMs(c.cpuMs, c.loops), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
   const callRows: string[][] = [];
   for (const x of m.rows) {
     for (const [label, c] of [

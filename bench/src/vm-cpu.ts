@@ -36,6 +36,8 @@ export interface CallCost {
   /** Exit code and first line of output of the last run. */
   exit: number;
   line: string;
+  /** The CPU figures are per call of a loop of this many (absent: single calls). */
+  loops?: number;
 }
 
 export type VmCpuVariant = "small" | "fast" | "reference";
@@ -48,6 +50,8 @@ export interface VmCpuRow {
   kernel: string;
   repeats: number;
   calls: { oldCheck: CallCost; newCheck: CallCost; status: CallCost };
+  /** The cgroup CPU of the wrapper around /bin/true, subtracted from single calls (ms). */
+  wrapperCgroupMs?: number;
   /** Absent for amd64 (bench/REPORT.md's throughput section has amd64's CPU per GB). */
   transfer?: {
     bytes: number;
@@ -63,13 +67,19 @@ const CG = "/sys/fs/cgroup/container";
 
 type Exec = (argv: string[], timeoutMs?: number) => Promise<{ code: number | null; stdout: string; stderr: string }>;
 
-/** One call inside the container's cgroup (in a VM), wrapped in busybox time; its files go to the socket directory, a tmpfs (the root may be read-only). */
-async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise<CallCost & { rawCgroupUs: number }> {
+/**
+ * One measurement inside the container's cgroup (in a VM), wrapped in
+ * busybox time: `cmd` once, or `loops` times in a shell loop (for calls too
+ * cheap for busybox time's 10 ms steps). Its files go to the socket
+ * directory, a tmpfs (the container's root may be read-only).
+ */
+async function measureOnce(vm: { exec: Exec }, cmd: string, cgroup: boolean, loops = 1): Promise<{ rawCgroupUs: number; cpuMs: number; maxRssKiB: number; wallMs: number; exit: number; line: string }> {
+  const run = loops === 1 ? cmd : `sh -c 'i=0; while [ $i -lt ${loops} ]; do ${cmd} >/dev/null 2>&1; i=$((i+1)); done'`;
   const script = [
     cgroup ? `echo $$ > ${CG}/cgroup.procs` : "c0=0",
     cgroup ? `c0=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : ":",
     `t0=$(cut -d' ' -f1 /proc/uptime)`,
-    `time -v -o /var/run/tailscale/bench-time ${cmd} >/var/run/tailscale/bench-out 2>&1; rc=$?`,
+    `time -v -o /var/run/tailscale/bench-time ${run} >/var/run/tailscale/bench-out 2>&1; rc=$?`,
     `t1=$(cut -d' ' -f1 /proc/uptime)`,
     cgroup ? `c1=$(sed -n 's/^usage_usec //p' ${CG}/cpu.stat)` : "c1=0",
     `echo "bench: rc=$rc c0=$c0 c1=$c1 t0=$t0 t1=$t1"`,
@@ -77,7 +87,7 @@ async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise
     "echo 'bench: output'",
     "head -n 1 /var/run/tailscale/bench-out",
   ].join("\n");
-  const r = await vm.exec(["sh", "-c", script], 300_000);
+  const r = await vm.exec(["sh", "-c", script], 600_000);
   const m = /bench: rc=(\d+) c0=(\d+) c1=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(r.stdout);
   if (!m) throw new Error(`measuring '${cmd}' in the VM failed: ${r.stdout}${r.stderr}`);
   const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
@@ -87,7 +97,6 @@ async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise
   if (![user, sys, rss].every(Number.isFinite)) throw new Error(`busybox time -v said nothing usable for '${cmd}': ${r.stdout}`);
   return {
     rawCgroupUs: Number(m[3]) - Number(m[2]),
-    cgroupCpuMs: 0,
     cpuMs: (user + sys) * 1000,
     maxRssKiB: rss,
     wallMs: (Number(m[5]) - Number(m[4])) * 1000,
@@ -96,20 +105,49 @@ async function callOnce(vm: { exec: Exec }, cmd: string, cgroup = true): Promise
   };
 }
 
-/** Median costs of `repeats` calls; the wrapper's own cgroup CPU (around /bin/true) subtracted. */
-async function callCost(vm: { exec: Exec }, cmd: string, repeats: number, wrapperUs: number | undefined): Promise<CallCost> {
-  const runs: Awaited<ReturnType<typeof callOnce>>[] = [];
-  for (let i = 0; i < repeats; i++) runs.push(await callOnce(vm, cmd, wrapperUs !== undefined));
+/**
+ * Costs of one call: peak RSS, wall time, exit and output from `repeats`
+ * single runs (medians); CPU from the same single runs less the same wrapper
+ * around /bin/true, or, with `loops` > 1, from one loop of `loops` calls less
+ * a loop of /bin/true, divided by `loops`.
+ */
+async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; cgroup: boolean; loops: number; wrapper: { rawCgroupUs: number; cpuMs: number } }): Promise<CallCost> {
+  const runs: Awaited<ReturnType<typeof measureOnce>>[] = [];
+  for (let i = 0; i < o.repeats; i++) runs.push(await measureOnce(vm, cmd, o.cgroup));
   const last = runs[runs.length - 1]!;
+  let cgUs = median(runs.map((r) => r.rawCgroupUs)) - o.wrapper.rawCgroupUs;
+  let cpuMs = median(runs.map((r) => r.cpuMs));
+  if (o.loops > 1) {
+    const many = await measureOnce(vm, cmd, o.cgroup, o.loops);
+    const empty = await measureOnce(vm, "/bin/true", o.cgroup, o.loops);
+    cgUs = (many.rawCgroupUs - empty.rawCgroupUs) / o.loops;
+    cpuMs = Math.max(0, many.cpuMs - empty.cpuMs) / o.loops;
+  }
   return {
-    ...(wrapperUs !== undefined ? { cgroupCpuMs: Math.max(0, median(runs.map((r) => r.rawCgroupUs)) - wrapperUs) / 1000 } : {}),
-    cpuMs: median(runs.map((r) => r.cpuMs)),
+    ...(o.cgroup ? { cgroupCpuMs: Math.max(0, cgUs) / 1000 } : {}),
+    cpuMs,
     maxRssKiB: median(runs.map((r) => r.maxRssKiB)),
     wallMs: median(runs.map((r) => r.wallMs)),
     exit: last.exit,
     line: last.line,
+    ...(o.loops > 1 ? { loops: o.loops } : {}),
   };
 }
+
+/** The three calls, with the wrapper's own cost measured first. */
+async function measureCalls(vm: { exec: Exec }, repeats: number, cgroup: boolean): Promise<{ calls: VmCpuRow["calls"]; wrapperCgroupMs?: number }> {
+  const w: Awaited<ReturnType<typeof measureOnce>>[] = [];
+  for (let i = 0; i < repeats; i++) w.push(await measureOnce(vm, "/bin/true", cgroup));
+  const wrapper = { rawCgroupUs: median(w.map((x) => x.rawCgroupUs)), cpuMs: median(w.map((x) => x.cpuMs)) };
+  const base = { repeats, cgroup, wrapper };
+  const newCheck = await callCost(vm, HEALTHCHECK_COMMAND, { ...base, loops: NEW_CHECK_LOOPS });
+  const oldCheck = await callCost(vm, OLD_HEALTHCHECK, { ...base, loops: 1 });
+  const status = await callCost(vm, "/usr/local/bin/tailscale status", { ...base, loops: 1 });
+  return { calls: { oldCheck, newCheck, status }, ...(cgroup ? { wrapperCgroupMs: wrapper.rawCgroupUs / 1000 } : {}) };
+}
+
+/** The new check is timed over this many calls in a loop: one is below busybox time's 10 ms step. */
+const NEW_CHECK_LOOPS = 40;
 
 /** user + system ticks of tailscaled in the guest, and the guest's ticks per second. */
 async function tailscaledTicks(vm: RouterVm): Promise<{ ticks: number; hz: number }> {
@@ -175,13 +213,9 @@ export async function measureVmCpu(o: {
     // Let the start settle (the entrypoint's helper, the first netmap).
     await new Promise((r) => setTimeout(r, 20_000));
 
-    const wrapper = [];
-    for (let i = 0; i < o.repeats; i++) wrapper.push((await callOnce(vm, "/bin/true")).rawCgroupUs);
-    const wrapperUs = median(wrapper);
-    const newCheck = await callCost(vm, HEALTHCHECK_COMMAND, o.repeats, wrapperUs);
-    const oldCheck = await callCost(vm, OLD_HEALTHCHECK, o.repeats, wrapperUs);
-    const status = await callCost(vm, "/usr/local/bin/tailscale status", o.repeats, wrapperUs);
-    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(1)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
+    const { calls, wrapperCgroupMs } = await measureCalls(vm, o.repeats, true);
+    const { oldCheck, newCheck, status } = calls;
+    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
     if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
 
     // A server beside the laptop that sends at most rateMbit (a router's WAN), in 64 KiB writes.
@@ -216,7 +250,8 @@ export async function measureVmCpu(o: {
       machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu} (TCG)`,
       kernel,
       repeats: o.repeats,
-      calls: { oldCheck, newCheck, status },
+      calls,
+      ...(wrapperCgroupMs !== undefined ? { wrapperCgroupMs } : {}),
       transfer,
     };
   } finally {
@@ -253,13 +288,12 @@ export async function measureContainerCalls(o: { tar: string; headscaleBin: stri
       return r.code === 0 && /^100\./.test(r.stdout.trim()) ? true : undefined;
     }, 1000);
     await new Promise((r) => setTimeout(r, 10_000));
-    const newCheck = await callCost(router, HEALTHCHECK_COMMAND, o.repeats, undefined);
-    const oldCheck = await callCost(router, OLD_HEALTHCHECK, o.repeats, undefined);
-    const status = await callCost(router, "/usr/local/bin/tailscale status", o.repeats, undefined);
-    o.log(`amd64 (small): health check old ${oldCheck.cpuMs.toFixed(0)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cpuMs.toFixed(0)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cpuMs.toFixed(0)} ms`);
+    const { calls } = await measureCalls(router, o.repeats, false);
+    const { oldCheck, newCheck, status } = calls;
+    o.log(`amd64 (small): health check old ${oldCheck.cpuMs.toFixed(0)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cpuMs.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cpuMs.toFixed(0)} ms`);
     if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
     await router.stop(10_000);
-    return { arch: "amd64", variant: "small", guestMemMb: 0, machine: "runc container on this machine (native)", kernel: "", repeats: o.repeats, calls: { oldCheck, newCheck, status } };
+    return { arch: "amd64", variant: "small", guestMemMb: 0, machine: "runc container on this machine (native)", kernel: "", repeats: o.repeats, calls };
   } finally {
     await lab.cleanup();
   }
