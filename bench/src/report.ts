@@ -155,7 +155,9 @@ function vmCpuSection(r: Results): string[] {
     "it included) less the same wrapper around /bin/true; *own CPU* and *peak RSS* are the call's",
     `process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each; the new check's`,
     `CPU figures are per call over a loop of ${m.rows.find((x) => x.calls.newCheck.loops)?.calls.newCheck.loops ?? 1} calls less a loop of /bin/true (one call is below the steps).`,
-    `The wrapper around /bin/true cost the cgroup ${m.rows.filter((x) => x.wrapperCgroupMs !== undefined).map((x) => `${cgMs(x.wrapperCgroupMs!)} (${x.arch}, ${x.variant})`).join(", ") || "–"}.`,
+    `The wrapper around /bin/true cost the cgroup ${m.rows.filter((x) => x.wrapperCgroupMs !== undefined).map((x) => `${cgMs(x.wrapperCgroupMs!)} (${x.arch}, ${x.variant})`).join(", ") || "–"};`,
+    `the loops of new checks against the loops of /bin/true, as read: ${m.rows.filter((x) => x.calls.newCheck.loopCgroupMs).map((x) => `${cgMs(x.calls.newCheck.loopCgroupMs!.calls)} vs ${cgMs(x.calls.newCheck.loopCgroupMs!.empty)} (${x.arch}, ${x.variant})`).join(", ") || "–"}`,
+    "(a new check at 0 ms cost the cgroup no more than starting /bin/true: the difference is within what tailscaled does meanwhile).",
     "",
   );
   const moved = m.rows.filter((x) => x.transfer);

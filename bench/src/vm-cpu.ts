@@ -38,6 +38,8 @@ export interface CallCost {
   line: string;
   /** The CPU figures are per call of a loop of this many (absent: single calls). */
   loops?: number;
+  /** With loops: the cgroup CPU (ms) of the whole loop of calls and of the same loop of /bin/true, as read. */
+  loopCgroupMs?: { calls: number; empty: number };
 }
 
 export type VmCpuVariant = "small" | "fast" | "reference";
@@ -117,11 +119,13 @@ async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; c
   const last = runs[runs.length - 1]!;
   let cgUs = median(runs.map((r) => r.rawCgroupUs)) - o.wrapper.rawCgroupUs;
   let cpuMs = median(runs.map((r) => r.cpuMs));
+  let loopCg: CallCost["loopCgroupMs"];
   if (o.loops > 1) {
     const many = await measureOnce(vm, cmd, o.cgroup, o.loops);
     const empty = await measureOnce(vm, "/bin/true", o.cgroup, o.loops);
     cgUs = (many.rawCgroupUs - empty.rawCgroupUs) / o.loops;
     cpuMs = Math.max(0, many.cpuMs - empty.cpuMs) / o.loops;
+    loopCg = { calls: many.rawCgroupUs / 1000, empty: empty.rawCgroupUs / 1000 };
   }
   return {
     ...(o.cgroup ? { cgroupCpuMs: Math.max(0, cgUs) / 1000 } : {}),
@@ -131,6 +135,7 @@ async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; c
     exit: last.exit,
     line: last.line,
     ...(o.loops > 1 ? { loops: o.loops } : {}),
+    ...(o.cgroup && loopCg ? { loopCgroupMs: loopCg } : {}),
   };
 }
 
