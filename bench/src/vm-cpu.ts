@@ -9,9 +9,9 @@
  *   - one health check, old (`tailscale version --daemon`) and new
  *     (/usr/local/bin/healthcheck), and one `tailscale status`, each run
  *     inside the container's cgroup: the container cgroup's CPU (what
- *     tailscaled spends answering included) less that of the same wrapper
- *     around /bin/true, and the call's own CPU and peak RSS (busybox
- *     `time -v`); the median of several runs;
+ *     tailscaled spends answering included) less the wrapper's own, and the
+ *     call's own CPU and peak RSS (busybox `time -v`); the median of several
+ *     runs (the new check: per call over a loop of calls);
  *   - tailscaled's CPU per GB while the router downloads through the tunnel
  *     from a server beside the laptop that paces itself to a router's rate.
  */
@@ -38,7 +38,7 @@ export interface CallCost {
   line: string;
   /** The CPU figures are per call of a loop of this many (absent: single calls). */
   loops?: number;
-  /** With loops: the cgroup CPU (ms) of the whole loop of calls and of the same loop of /bin/true, as read. */
+  /** With loops: the cgroup CPU (ms) of the whole loop of calls and of the same loop doing nothing, as read. */
   loopCgroupMs?: { calls: number; empty: number };
 }
 
@@ -52,8 +52,14 @@ export interface VmCpuRow {
   kernel: string;
   repeats: number;
   calls: { oldCheck: CallCost; newCheck: CallCost; status: CallCost };
-  /** The cgroup CPU of the wrapper around /bin/true, subtracted from single calls (ms). */
+  /** The cgroup CPU of the wrapper alone (busybox time around a program that does not exist), subtracted from single calls (ms). */
   wrapperCgroupMs?: number;
+  /**
+   * The peak RSS the kernel reports for the wrapper's child alone (KiB): a
+   * child's peak includes its time as a fork of busybox before the exec, so
+   * a call's peak RSS is at least this.
+   */
+  wrapperRssKiB?: number;
   /** Absent for amd64 (bench/REPORT.md's throughput section has amd64's CPU per GB). */
   transfer?: {
     bytes: number;
@@ -109,9 +115,9 @@ async function measureOnce(vm: { exec: Exec }, cmd: string, cgroup: boolean, loo
 
 /**
  * Costs of one call: peak RSS, wall time, exit and output from `repeats`
- * single runs (medians); CPU from the same single runs less the same wrapper
- * around /bin/true, or, with `loops` > 1, from one loop of `loops` calls less
- * a loop of /bin/true, divided by `loops`.
+ * single runs (medians); CPU from the same single runs less the wrapper's
+ * own, or, with `loops` > 1, from one loop of `loops` calls less the same
+ * loop doing nothing, divided by `loops`.
  */
 async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; cgroup: boolean; loops: number; wrapper: { rawCgroupUs: number; cpuMs: number } }): Promise<CallCost> {
   const runs: Awaited<ReturnType<typeof measureOnce>>[] = [];
@@ -122,7 +128,8 @@ async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; c
   let loopCg: CallCost["loopCgroupMs"];
   if (o.loops > 1) {
     const many = await measureOnce(vm, cmd, o.cgroup, o.loops);
-    const empty = await measureOnce(vm, "/bin/true", o.cgroup, o.loops);
+    // The same loop doing nothing (`:` is a shell builtin): the shell and its loop, no process per turn.
+    const empty = await measureOnce(vm, ":", o.cgroup, o.loops);
     cgUs = (many.rawCgroupUs - empty.rawCgroupUs) / o.loops;
     cpuMs = Math.max(0, many.cpuMs - empty.cpuMs) / o.loops;
     loopCg = { calls: many.rawCgroupUs / 1000, empty: empty.rawCgroupUs / 1000 };
@@ -139,17 +146,24 @@ async function callCost(vm: { exec: Exec }, cmd: string, o: { repeats: number; c
   };
 }
 
-/** The three calls, with the wrapper's own cost measured first. */
-async function measureCalls(vm: { exec: Exec }, repeats: number, cgroup: boolean): Promise<{ calls: VmCpuRow["calls"]; wrapperCgroupMs?: number }> {
+/**
+ * The three calls, with the wrapper's own cost measured first: busybox time
+ * around a program that does not exist (it forks, the exec fails). Not
+ * /bin/true: that is a busybox applet, and in a UPX-packed image every
+ * exec of busybox unpacks it.
+ */
+async function measureCalls(vm: { exec: Exec }, repeats: number, cgroup: boolean): Promise<{ calls: VmCpuRow["calls"]; wrapperCgroupMs?: number; wrapperRssKiB: number }> {
   const w: Awaited<ReturnType<typeof measureOnce>>[] = [];
-  for (let i = 0; i < repeats; i++) w.push(await measureOnce(vm, "/bin/true", cgroup));
+  for (let i = 0; i < repeats; i++) w.push(await measureOnce(vm, NO_PROGRAM, cgroup));
   const wrapper = { rawCgroupUs: median(w.map((x) => x.rawCgroupUs)), cpuMs: median(w.map((x) => x.cpuMs)) };
   const base = { repeats, cgroup, wrapper };
   const newCheck = await callCost(vm, HEALTHCHECK_COMMAND, { ...base, loops: NEW_CHECK_LOOPS });
   const oldCheck = await callCost(vm, OLD_HEALTHCHECK, { ...base, loops: 1 });
   const status = await callCost(vm, "/usr/local/bin/tailscale status", { ...base, loops: 1 });
-  return { calls: { oldCheck, newCheck, status }, ...(cgroup ? { wrapperCgroupMs: wrapper.rawCgroupUs / 1000 } : {}) };
+  return { calls: { oldCheck, newCheck, status }, ...(cgroup ? { wrapperCgroupMs: wrapper.rawCgroupUs / 1000 } : {}), wrapperRssKiB: median(w.map((x) => x.maxRssKiB)) };
 }
+
+const NO_PROGRAM = "/nonexistent/bench-no-program";
 
 /** The new check is timed over this many calls in a loop: one is below busybox time's 10 ms step. */
 const NEW_CHECK_LOOPS = 40;
@@ -218,7 +232,7 @@ export async function measureVmCpu(o: {
     // Let the start settle (the entrypoint's helper, the first netmap).
     await new Promise((r) => setTimeout(r, 20_000));
 
-    const { calls, wrapperCgroupMs } = await measureCalls(vm, o.repeats, true);
+    const { calls, wrapperCgroupMs, wrapperRssKiB } = await measureCalls(vm, o.repeats, true);
     const { oldCheck, newCheck, status } = calls;
     o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
     if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
@@ -257,6 +271,7 @@ export async function measureVmCpu(o: {
       repeats: o.repeats,
       calls,
       ...(wrapperCgroupMs !== undefined ? { wrapperCgroupMs } : {}),
+      wrapperRssKiB,
       transfer,
     };
   } finally {
@@ -293,12 +308,12 @@ export async function measureContainerCalls(o: { tar: string; headscaleBin: stri
       return r.code === 0 && /^100\./.test(r.stdout.trim()) ? true : undefined;
     }, 1000);
     await new Promise((r) => setTimeout(r, 10_000));
-    const { calls } = await measureCalls(router, o.repeats, false);
+    const { calls, wrapperRssKiB } = await measureCalls(router, o.repeats, false);
     const { oldCheck, newCheck, status } = calls;
     o.log(`amd64 (small): health check old ${oldCheck.cpuMs.toFixed(0)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cpuMs.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cpuMs.toFixed(0)} ms`);
     if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
     await router.stop(10_000);
-    return { arch: "amd64", variant: "small", guestMemMb: 0, machine: "runc container on this machine (native)", kernel: "", repeats: o.repeats, calls };
+    return { arch: "amd64", variant: "small", guestMemMb: 0, machine: "runc container on this machine (native)", kernel: "", repeats: o.repeats, calls, wrapperRssKiB };
   } finally {
     await lab.cleanup();
   }
