@@ -387,7 +387,7 @@ async function main(argv: string[]): Promise<number> {
         const routerTar = await vmArt.tar(variant === "fast" ? "fast" : "small", arch);
         const replace: Record<string, string> = variant === "reference" ? { "usr/local/bin/tailscale.combined": (await vmArt.recipe("reference", architecture(arch))).binary } : {};
         const row = await step(`CPU in the ${arch} router VM (${variant})`, () =>
-          measureVmCpu({ arch, variant, routerTar, replace, laptopTar, headscaleBin, repeats: 5, transferMB: 64, rateMbit: opts.rateMbit, log }),
+          measureVmCpu({ arch, variant, routerTar, replace, laptopTar, headscaleBin, repeats: 5, transferMB: 32, transfers: 3, rateMbit: opts.rateMbit, log }),
         );
         rows.push(row);
         await save({ vmCpu: { meta: await meta(), rows } });

@@ -184,7 +184,8 @@ function vmCpuSection(r: Results): string[] {
     "not read, so its target row uses the call's own CPU.",
     "",
     `tailscaled's CPU while the router downloads ${mb(moved[0]?.transfer?.bytes ?? 0)} through the tunnel from a server beside its`,
-    `peer that paces itself to ${moved[0]?.transfer?.rateMbit ?? "–"} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat):`,
+    `peer that paces itself to ${moved[0]?.transfer?.rateMbit ?? "–"} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat); the median of`,
+    `${moved[0]?.transfer?.runsCpuSecondsPerGB?.length ?? 1} downloads, every one in brackets:`,
     "",
   );
   const arches = [...new Set(moved.map((x) => x.arch))];
@@ -196,13 +197,15 @@ function vmCpuSection(r: Results): string[] {
         v,
         ...arches.map((a) => {
           const x = moved.find((y) => y.arch === a && y.variant === v)?.transfer;
-          return x ? `${x.cpuSecondsPerGB.toFixed(1)} s (${x.achievedMbit.toFixed(0)} Mbit/s)` : "–";
+          return x ? `${x.cpuSecondsPerGB.toFixed(0)} s [${(x.runsCpuSecondsPerGB ?? [x.cpuSecondsPerGB]).map((v) => v.toFixed(0)).join(", ")}] (${x.achievedMbit.toFixed(0)} Mbit/s)` : "–";
         }),
       ]),
     ),
     "",
-    "Where the achieved rate is below the paced one, the emulated CPU was the limit. `reference` is the",
-    "reference image's recipe at our Tailscale version in place of our binary (see Flash).",
+    "Where the achieved rate is below the paced one, the emulated CPU was the limit, and the emulated CPU's",
+    "runs spread widely (whatever else the host's two cores did): compare builds by the order of magnitude,",
+    "not by a few percent. `reference` is the reference image's recipe at our Tailscale version in place of",
+    "our binary (see Flash).",
     "",
   );
   return out;
