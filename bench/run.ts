@@ -25,6 +25,7 @@ import type { VariantSource } from "./src/nodes.js";
 import { runCaps, runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
 import { measureVmMemory, type VmMemoryRow } from "./src/vm-memory.js";
+import { measureContainerCalls, measureVmCpu, type VmCpuRow, type VmCpuVariant } from "./src/vm-cpu.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const t0 = Date.now();
@@ -368,6 +369,30 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     await save({ vmMemory: { meta: await meta(), rows } });
+  }
+
+  if (opts.steps.includes("vm-cpu")) {
+    if (process.getuid?.() !== 0) {
+      process.stderr.write("bench: vm-cpu needs root (network namespaces, taps, runc)\n");
+      return 1;
+    }
+    const headscaleBin = await ensureHeadscale(log);
+    const vmArt = new Artifacts(snap, opts.workDir, parseArchList("amd64,arm64,armv7"), base);
+    const laptopTar = await vmArt.tar("small", "amd64");
+    const rows: VmCpuRow[] = [];
+    rows.push(await step("health check and CLI calls, amd64 (native container)", () => measureContainerCalls({ tar: laptopTar, headscaleBin, repeats: 5, log })));
+    for (const arch of ["arm64", "armv7"] as const) {
+      for (const variant of ["small", "fast", "reference"] as const satisfies readonly VmCpuVariant[]) {
+        // The reference recipe's binary in place of ours, in the small image (as in the runtime steps).
+        const routerTar = await vmArt.tar(variant === "fast" ? "fast" : "small", arch);
+        const replace: Record<string, string> = variant === "reference" ? { "usr/local/bin/tailscale.combined": (await vmArt.recipe("reference", architecture(arch))).binary } : {};
+        const row = await step(`CPU in the ${arch} router VM (${variant})`, () =>
+          measureVmCpu({ arch, variant, routerTar, replace, laptopTar, headscaleBin, repeats: 5, transferMB: 32, transfers: 3, rateMbit: opts.rateMbit, log }),
+        );
+        rows.push(row);
+        await save({ vmCpu: { meta: await meta(), rows } });
+      }
+    }
   }
 
   if (opts.steps.includes("build")) {

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_VARIANTS, VARIANTS, type Variant } from "./results.js";
 
-export const STEPS = ["flash", "memory", "throughput", "cap", "build", "vm-memory"] as const;
+export const STEPS = ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu"] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -60,7 +60,11 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
                      auto:N (TS_GOMEMLIMIT_HEADROOM=N) (default auto,off)
   --arch LIST        flash and build: these architectures only (default: all four)
                      (vm-memory: tailscaled's memory inside the arm64 and armv7
-                     router VMs of test/support/vm.ts, small profile)
+                     router VMs of test/support/vm.ts, small profile;
+                     vm-cpu: in the same VMs, the CPU and memory of one health
+                     check, old and new, and of one \`tailscale status\`, and
+                     tailscaled's CPU per GB at --rate, for small, fast and
+                     the reference recipe)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
   --baseline REF     also build profile small from this git ref (a commit, tag or

@@ -35,4 +35,8 @@ export const TARGETS = {
   routerRateRssKiB: 40 * 1024,
   /** No OOM kill at full speed under this cgroup cap (with the entrypoint's GOMEMLIMIT), MiB. */
   capMiB: 64,
+  /** Issue 19: the new health check's CPU at most this share of the old one's, on every architecture measured. */
+  healthcheckCpuShare: 1 / 20,
+  /** Issue 19: the new health check's peak memory at most this (KiB) on every architecture measured. */
+  healthcheckRssKiB: 1024,
 };

@@ -2,6 +2,7 @@
 import { mbps } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { VmMemoryRow } from "./vm-memory.js";
+import type { CallCost, VmCpuRow } from "./vm-cpu.js";
 import { OTHER_IMAGES, REFERENCE_ARM64, REFERENCE_SOURCE, TARGETS } from "./reference.js";
 import { VARIANTS, type BaselineInfo, type CapRun, type FlashRow, type MemorySection, type NodeMemory, type Results, type RunMeta, type Variant } from "./results.js";
 
@@ -111,7 +112,105 @@ export function evaluateTargets(r: Results): TargetRow[] {
     measured: si !== undefined && ri !== undefined ? `small ${memMiB(si)} vs reference ${memMiB(ri)} (${lowerOrHigher(si, ri)})` : "–",
     status: si !== undefined && ri !== undefined ? (si <= ri ? "met" : "not met") : "not measured",
   });
+  const checks = (r.vmCpu?.rows ?? []).filter((x) => x.variant === "small");
+  // The router VMs' container cgroup CPU (tailscaled's share included); amd64's own CPU where no cgroup was read.
+  const cpuOf = (c: CallCost) => c.cgroupCpuMs ?? c.cpuMs;
+  const cpuText = (c: CallCost) => (c.cgroupCpuMs !== undefined ? cgMs(c.cgroupCpuMs) : ownMs(c.cpuMs, c.loops));
+  rows.push({
+    target: `the new health check's CPU at most 1/${Math.round(1 / TARGETS.healthcheckCpuShare)} of \`tailscale version --daemon\`'s (small; arm64 and armv7: container cgroup CPU in the router VMs, emulated; amd64: the call's own CPU)`,
+    measured: checks.length ? checks.map((x) => `${x.arch} ${cpuText(x.calls.newCheck)} vs ${cpuText(x.calls.oldCheck)}`).join("; ") : "–",
+    status: checks.length ? (checks.every((x) => cpuOf(x.calls.newCheck) <= cpuOf(x.calls.oldCheck) * TARGETS.healthcheckCpuShare) ? "met" : "not met") : "not measured",
+  });
+  rows.push({
+    target: `the new health check's peak memory at most ${memMiB(TARGETS.healthcheckRssKiB)} (its peak RSS, each architecture measured)`,
+    measured: checks.length ? checks.map((x) => `${x.arch} ${x.calls.newCheck.maxRssKiB} KiB (old ${memMiB(x.calls.oldCheck.maxRssKiB)})`).join("; ") : "–",
+    status: checks.length ? (checks.every((x) => x.calls.newCheck.maxRssKiB <= TARGETS.healthcheckRssKiB) ? "met" : "not met") : "not measured",
+  });
   return rows;
+}
+
+function ms(x: number): string {
+  return x >= 100 ? `${int(x)} ms` : `${x.toFixed(1)} ms`;
+}
+
+/** The cgroup's counter is in microseconds: small figures keep two decimals. */
+function cgMs(x: number): string {
+  return x < 10 ? `${x.toFixed(2)} ms` : ms(x);
+}
+
+/** busybox time's CPU figures come in 10 ms steps (over a loop of n calls, 10/n ms a call): 0 means under one step. */
+function ownMs(x: number, loops = 1): string {
+  return x === 0 ? `< ${+(10 / loops).toFixed(2)} ms` : x < 10 ? `${x.toFixed(2)} ms` : ms(x);
+}
+
+function vmCpuSection(r: Results): string[] {
+  const m = r.vmCpu;
+  if (!m || m.rows.length === 0) return ["## CPU on ARM (router VMs)", "", "_Not measured yet: `npm run bench -- --only vm-cpu`._", ""];
+  const out = ["## CPU on ARM: health checks, CLI calls and traffic inside router VMs", "", `Measured ${metaLine(m.meta)}.`, ""];
+  out.push(
+    "**Emulated CPUs (qemu TCG on this machine's x86 cores): read the figures relative to each other,",
+    "not as a router's seconds.** Each build as the router in the VMs of the tests (test/support/vm.ts,",
+    "real Debian ARM kernels), joined to headscale with an amd64 peer. A call runs inside the",
+    "container's cgroup: *cgroup CPU* is that cgroup's CPU over the call (tailscaled's work answering",
+    "it included) less the wrapper's own (busybox `time -v` around a program that does not exist);",
+    `*own CPU* and *peak RSS* are the call's process as busybox \`time -v\` reports them (10 ms steps). Median of ${m.rows[0]!.repeats} calls each;`,
+    `the new check's CPU figures are per call over a loop of ${m.rows.find((x) => x.calls.newCheck.loops)?.calls.newCheck.loops ?? 1} calls less the same loop doing nothing`,
+    "(one call is below the steps); its peak RSS is from single calls. A child's peak RSS as the kernel",
+    "reports it includes its moments as a fork of busybox `time` before the exec: the wrapper alone shows",
+    `${m.rows.filter((x) => x.wrapperRssKiB !== undefined).map((x) => `${int(x.wrapperRssKiB!)} KiB (${x.arch}, ${x.variant})`).join(", ") || "–"}, so a figure near that is the wrapper's, an upper bound for the call.`,
+    `The wrapper alone cost the cgroup ${m.rows.filter((x) => x.wrapperCgroupMs !== undefined).map((x) => `${cgMs(x.wrapperCgroupMs!)} (${x.arch}, ${x.variant})`).join(", ") || "–"}`,
+    "(busybox, UPX-packed in small and reference, unpacks itself for `time`); the loops of new checks against the",
+    `loops doing nothing, as read: ${m.rows.filter((x) => x.calls.newCheck.loopCgroupMs).map((x) => `${cgMs(x.calls.newCheck.loopCgroupMs!.calls)} vs ${cgMs(x.calls.newCheck.loopCgroupMs!.empty)} (${x.arch}, ${x.variant})`).join(", ") || "–"}.`,
+    "",
+  );
+  const moved = m.rows.filter((x) => x.transfer);
+  const cost = (c: CallCost) => [c.cgroupCpuMs === undefined ? "–" : cgMs(c.cgroupCpuMs), ownMs(c.cpuMs, c.loops), `${int(c.maxRssKiB)} KiB`, ms(c.wallMs)];
+  const callRows: string[][] = [];
+  for (const x of m.rows) {
+    for (const [label, c] of [
+      ["health check, old: `tailscale version --daemon`", x.calls.oldCheck],
+      ["health check, new: `/usr/local/bin/healthcheck`", x.calls.newCheck],
+      ["`tailscale status`", x.calls.status],
+    ] as const) {
+      callRows.push([x.arch === "amd64" ? "amd64 (native container)" : `${x.arch} (${x.guestMemMb} MB VM)`, x.variant, label, ...cost(c)]);
+    }
+  }
+  out.push(table(["VM", "build", "call", "cgroup CPU", "own CPU", "peak RSS", "wall"], callRows, ["l", "l", "l", "r", "r", "r", "r"]), "");
+  out.push(
+    "`fast` is not UPX-packed: its CLI calls do not unpack the binary first. The new check prints",
+    `'${m.rows.find((x) => x.variant === "small")?.calls.newCheck.line ?? "Running"}' on a Running node.`,
+    "",
+    "amd64 runs natively (a runc container of the small image joined to headscale); its cgroup CPU was",
+    "not read, so its target row uses the call's own CPU. armv5 is not measured: it has no VM here",
+    "(README, Tests), and under qemu-user the CPU and memory read would be qemu's. It runs the same C",
+    "program and the same UPX-packed Tailscale as armv7.",
+    "",
+    `tailscaled's CPU while the router downloads ${mb(moved[0]?.transfer?.bytes ?? 0)} through the tunnel from a server beside its`,
+    `peer that paces itself to ${moved[0]?.transfer?.rateMbit ?? "–"} Mbit/s (busybox wget in the router; CPU from /proc/<pid>/stat); the median of`,
+    `${moved[0]?.transfer?.runsCpuSecondsPerGB?.length ?? 1} downloads, every one in brackets:`,
+    "",
+  );
+  const arches = [...new Set(moved.map((x) => x.arch))];
+  const variants = [...new Set(moved.map((x) => x.variant))];
+  out.push(
+    table(
+      ["build", ...arches.map((a) => `${a}: CPU s per GB (achieved rate)`)],
+      variants.map((v) => [
+        v,
+        ...arches.map((a) => {
+          const x = moved.find((y) => y.arch === a && y.variant === v)?.transfer;
+          return x ? `${x.cpuSecondsPerGB.toFixed(0)} s [${(x.runsCpuSecondsPerGB ?? [x.cpuSecondsPerGB]).map((v) => v.toFixed(0)).join(", ")}] (${x.achievedMbit.toFixed(0)} Mbit/s)` : "–";
+        }),
+      ]),
+    ),
+    "",
+    "Where the achieved rate is below the paced one, the emulated CPU was the limit, and the emulated CPU's",
+    "runs spread widely (whatever else the host's two cores did): compare builds by the order of magnitude,",
+    "not by a few percent. `reference` is the reference image's recipe at our Tailscale version in place of",
+    "our binary (see Flash).",
+    "",
+  );
+  return out;
 }
 
 /** The run facts of the first section measured with a baseline (they come from one run when --baseline was given). */
@@ -568,6 +667,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     ...flashSection(r),
     ...memorySection(r),
     ...vmMemorySection(r),
+    ...vmCpuSection(r),
     ...throughputSection(r),
     ...capSection(r),
     ...buildSection(r),
@@ -580,6 +680,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "npm run bench -- --variants small,stock,small+runtime,small+net --only flash,throughput   # the inlining experiments",
     "npm run bench -- --only throughput --runs 9    # more runs",
     "npm run bench -- --baseline REF --variants small,stock,reference   # beside the small build of commit REF (an earlier Tailscale pin, say)",
+    "npm run bench -- --only vm-cpu                 # health check, CLI and traffic CPU inside the arm64 and armv7 router VMs (~30 min)",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",

@@ -5,6 +5,7 @@
  * can say which figures come from which run.
  */
 import type { VmMemoryRow } from "./vm-memory.js";
+import type { VmCpuRow } from "./vm-cpu.js";
 import type { IperfRun } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { StepTime } from "./progress-log.js";
@@ -194,9 +195,15 @@ export interface VmMemorySection {
   rows: VmMemoryRow[];
 }
 
+export interface VmCpuSection {
+  meta: RunMeta;
+  rows: VmCpuRow[];
+}
+
 export interface Results {
   schema: 1;
   vmMemory?: VmMemorySection;
+  vmCpu?: VmCpuSection;
   flash?: FlashSection;
   memory?: MemorySection;
   throughput?: ThroughputSection;
@@ -211,7 +218,7 @@ export function emptyResults(): Results {
 /** Sections in `fresh` replace those in `old`; the rest of `old` stays. */
 export function mergeResults(old: Results | undefined, fresh: Partial<Results>): Results {
   const out: Results = { ...(old?.schema === 1 ? old : emptyResults()) };
-  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory"] as const) {
+  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory", "vmCpu"] as const) {
     if (fresh[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = fresh[k];
   }
   return out;

@@ -38,7 +38,8 @@ export async function loadAppletSelection(): Promise<{ text: string; selection: 
   return { text: busyboxSelectionText(spec), selection: busyboxSelection(spec) };
 }
 
-async function toolchainIdentity(arch: Architecture): Promise<string> {
+/** The cross gcc, musl and kernel headers one architecture's C builds use (part of their cache keys). */
+export async function toolchainIdentity(arch: Architecture): Promise<string> {
   const gcc = `${arch.gnuTriplet}-gcc`;
   const v = await tryRun(gcc, ["-dumpfullversion"]);
   if (!v) throw new MissingToolError(gcc, "cross compiler not found", "mikrotik-tailscale doctor --fix");

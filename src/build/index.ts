@@ -11,6 +11,7 @@ import { atomicDirectory, atomicWriteFile, exists } from "../util/fsx.js";
 import type { Progress } from "../util/progress.js";
 import { buildBusybox } from "./busybox.js";
 import { buildCaBundle } from "./cacerts.js";
+import { buildHealthcheck } from "./healthcheck.js";
 import type { BuildRecord, Profile } from "./record.js";
 import { measureRootfs, sizeTable } from "./sizes.js";
 import { buildTailscale, resolveFeatures } from "./tailscale.js";
@@ -43,8 +44,8 @@ export function recordPath(outDir: string, arch: ArchName): string {
 export async function readRecord(outDir: string, arch: ArchName): Promise<BuildRecord> {
   const path = recordPath(outDir, arch);
   const rec = JSON.parse(await readFile(path, "utf8")) as BuildRecord;
-  // Schema 1 had gcflags as one string: such a folder needs a new build.
-  if (rec.schema !== 2) throw new InvalidInputError(`${path}: build record schema ${String(rec.schema)}, expected 2: build again`);
+  // Schema 1 had gcflags as one string, 2 no health checker: such a folder needs a new build.
+  if (rec.schema !== 3) throw new InvalidInputError(`${path}: build record schema ${String(rec.schema)}, expected 3: build again`);
   return rec;
 }
 
@@ -87,6 +88,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     const ts = await progress.step(`[${arch.name}] tailscale ${goPins.tailscaleVersion} (${profile})`, () =>
       buildTailscale(arch, profile, features, progress),
     );
+    const hc = await progress.step(`[${arch.name}] healthcheck`, () => buildHealthcheck(arch));
     let tsBinary = ts.binary;
     let bbBinary = bb.binary;
     const packArgs = upxArgs(arch, profile);
@@ -98,10 +100,10 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
     const dir = rootfsDir(outDir, arch.name);
     const record = await progress.step(`[${arch.name}] assemble root filesystem`, async () => {
       await atomicDirectory(dir, (tmp) =>
-        assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path }),
+        assembleRootfs(tmp, { tailscaleBinary: tsBinary, busyboxBinary: bbBinary, applets: bb.applets, caBundle: ca.path, healthcheck: hc.binary }),
       );
       const rec: BuildRecord = {
-        schema: 2,
+        schema: 3,
         fingerprint: fingerprint.digest,
         arch: arch.name,
         platform: { os: "linux", ...arch.platform },
@@ -122,6 +124,7 @@ export async function buildAll(opts: BuildOptions): Promise<BuildResult> {
         },
         busybox: { version: bb.version, tarballSha256: bb.tarballSha256, applets: bb.applets, upx: packed, upxArgs: packArgs },
         caBundle: ca.meta,
+        healthcheck: { sourceSha256: hc.sourceSha256, gccArgs: hc.args, toolchain: hc.toolchain },
         sizes: await measureRootfs(dir),
       };
       await atomicWriteFile(recordPath(outDir, arch.name), JSON.stringify(rec, null, 2) + "\n");
@@ -165,6 +168,8 @@ export function releaseKey(r: BuildRecord): string {
     tailscale: { version, goVersion, tags, features, ldflags, gcflags, upx },
     busybox: { version: r.busybox.version, tarballSha256: r.busybox.tarballSha256, applets: r.busybox.applets, upx: r.busybox.upx },
     caBundle: r.caBundle.sha256,
+    // gcc arguments name each architecture's musl: the source is what must agree.
+    healthcheck: r.healthcheck.sourceSha256,
   });
 }
 

@@ -28,7 +28,7 @@ export interface SourcePatchRef {
  * and `inspect` read this instead of re-deriving anything.
  */
 export interface BuildRecord {
-  schema: 2;
+  schema: 3;
   arch: ArchName;
   platform: { os: "linux"; architecture: string; variant?: string };
   profile: Profile;
@@ -76,6 +76,14 @@ export interface BuildRecord {
     included: number;
     droppedDistrustAfter: number;
   };
+  /** The health checker (config/image.yaml healthcheck), compiled from C. */
+  healthcheck: {
+    sourceSha256: string;
+    /** gcc's arguments but the output and source names. */
+    gccArgs: string[];
+    /** The cross gcc, musl and kernel headers versions. */
+    toolchain: string;
+  };
   sizes: SizeReport;
 }
 
@@ -83,6 +91,7 @@ export interface SizeReport {
   tailscale: number;
   busybox: number;
   caBundle: number;
+  healthcheck: number;
   other: number;
   /** Sum of regular file sizes: what RouterOS stores once the image is extracted. */
   total: number;

@@ -5,7 +5,7 @@ import type { SizeReport } from "./record.js";
 
 /** Sums regular-file sizes in a tree: what the router stores once the image is extracted. */
 export async function measureRootfs(dir: string): Promise<SizeReport> {
-  const sizes: SizeReport = { tailscale: 0, busybox: 0, caBundle: 0, other: 0, total: 0 };
+  const sizes: SizeReport = { tailscale: 0, busybox: 0, caBundle: 0, healthcheck: 0, other: 0, total: 0 };
   const walk = async (rel: string): Promise<void> => {
     for (const name of await readdir(join(dir, rel))) {
       const r = rel ? `${rel}/${name}` : name;
@@ -15,6 +15,7 @@ export async function measureRootfs(dir: string): Promise<SizeReport> {
         if (r === IMAGE_PATHS.tailscale) sizes.tailscale += st.size;
         else if (r === IMAGE_PATHS.busybox) sizes.busybox += st.size;
         else if (r === IMAGE_PATHS.caBundle) sizes.caBundle += st.size;
+        else if (r === IMAGE_PATHS.healthcheck) sizes.healthcheck += st.size;
         else sizes.other += st.size;
         sizes.total += st.size;
       }
@@ -32,13 +33,14 @@ function human(n: number): string {
 
 /** The table printed at the end of a build. */
 export function sizeTable(rows: { arch: string; profile: string; sizes: SizeReport }[]): string {
-  const header = ["arch", "profile", "tailscale.combined", "busybox", "CA bundle", "other", "total on disk"];
+  const header = ["arch", "profile", "tailscale.combined", "busybox", "CA bundle", "healthcheck", "other", "total on disk"];
   const body = rows.map((r) => [
     r.arch,
     r.profile,
     human(r.sizes.tailscale),
     human(r.sizes.busybox),
     human(r.sizes.caBundle),
+    human(r.sizes.healthcheck),
     human(r.sizes.other),
     `${human(r.sizes.total)} (${r.sizes.total} B)`,
   ]);

@@ -183,6 +183,23 @@ export function spdxDocument(input: SbomInput): Uint8Array {
   });
   relationships.push({ spdxElementId: imageId, relationshipType: "CONTAINS", relatedSpdxElement: caId });
 
+  const hcId = "SPDXRef-Healthcheck";
+  packages.push({
+    name: "mikrotik-tailscale-healthcheck",
+    SPDXID: hcId,
+    versionInfo: r.healthcheck.sourceSha256.slice(0, 12),
+    downloadLocation: "NOASSERTION",
+    filesAnalyzed: false,
+    licenseConcluded: "NOASSERTION",
+    licenseDeclared: "BSD-3-Clause",
+    copyrightText: "NOASSERTION",
+    primaryPackagePurpose: "APPLICATION",
+    checksums: [{ algorithm: "SHA256", checksumValue: r.healthcheck.sourceSha256 }],
+    sourceInfo: `static musl build of this project's healthcheck C source (checksum is the source's) with ${r.healthcheck.toolchain}`,
+    comment: `/usr/local/bin/healthcheck, RouterOS's healthcheck-cmd; gcc ${r.healthcheck.gccArgs.join(" ")}`,
+  });
+  relationships.push({ spdxElementId: imageId, relationshipType: "CONTAINS", relatedSpdxElement: hcId });
+
   const name = `${input.repoTag.replace(":", "-")}`;
   const body = {
     spdxVersion: "SPDX-2.3",

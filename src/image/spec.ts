@@ -53,7 +53,7 @@ const SpecSchema = z
     rootfs: z
       .object({
         static: z.string().min(1),
-        files: z.array(z.object({ path: RelPath, from: z.enum(["tailscale", "busybox", "ca-bundle"]), mode: Mode }).strict()).min(1),
+        files: z.array(z.object({ path: RelPath, from: z.enum(["tailscale", "busybox", "ca-bundle", "healthcheck"]), mode: Mode }).strict()).min(1),
         links: z.record(RelPath, RelPath),
         appletDir: RelPath,
         dirs: z.record(RelPath, Mode),
@@ -64,6 +64,13 @@ const SpecSchema = z
       .object({
         options: z.record(z.string().regex(/^[A-Z0-9_]+$/, "is not a Kconfig symbol (without CONFIG_)"), z.string().min(1)),
         applets: z.array(z.string().min(1)).min(1),
+      })
+      .strict(),
+    healthcheck: z
+      .object({
+        source: RelPath,
+        cflags: z.array(z.string().regex(/^-\S+$/, "must be one gcc flag")),
+        ldflags: z.array(z.string().regex(/^-\S+$/, "must be one gcc flag")),
       })
       .strict(),
     profiles: z.record(z.string(), ProfileSchema),
@@ -87,7 +94,7 @@ export function parseImageSpec(text: string, source = IMAGE_SPEC_FILE): ImageSpe
   if (profiles.join(",") !== [...PROFILES].sort().join(",")) {
     throw new InvalidInputError(`${source}: profiles: must be exactly ${PROFILES.join(", ")} (has ${profiles.join(", ") || "none"})`);
   }
-  for (const from of ["tailscale", "busybox", "ca-bundle"] as const) {
+  for (const from of ["tailscale", "busybox", "ca-bundle", "healthcheck"] as const) {
     const n = spec.rootfs.files.filter((f) => f.from === from).length;
     if (n !== 1) throw new InvalidInputError(`${source}: rootfs.files: '${from}' must be placed exactly once (found ${n})`);
   }

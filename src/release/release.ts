@@ -106,6 +106,14 @@ export async function computeFingerprint(root: string): Promise<Fingerprint> {
   const spec = specText === undefined ? undefined : parseImageSpec(specText, IMAGE_SPEC_FILE);
   if (spec) Object.assign(inputs, imageSpecInputs(spec));
   for (const d of [spec?.rootfs.static ?? "rootfs", ...INPUT_DIRS]) await walk(root, d, inputs);
+  // The health checker's C source, wherever image.yaml keeps it.
+  if (spec) {
+    try {
+      inputs[spec.healthcheck.source] = h16(await readFile(join(root, spec.healthcheck.source)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
   for (const f of INPUT_FILES) {
     try {
       inputs[f] = h16(await readFile(join(root, f)));

@@ -11,6 +11,7 @@ export const IMAGE_PATHS = {
   tailscale: builtFilePath(spec, "tailscale"),
   busybox: builtFilePath(spec, "busybox"),
   caBundle: builtFilePath(spec, "ca-bundle"),
+  healthcheck: builtFilePath(spec, "healthcheck"),
   appletDir: spec.rootfs.appletDir,
   /** The entrypoint as a path inside the tree (no leading slash). */
   entrypoint: spec.config.entrypoint[0]!.replace(/^\/+/, ""),
@@ -24,6 +25,7 @@ export interface RootfsInputs {
   busyboxBinary: string;
   applets: readonly string[];
   caBundle: string;
+  healthcheck: string;
   /** Static files copied verbatim (entrypoint, /etc/passwd, ...). */
   staticDir?: string;
 }
@@ -66,7 +68,7 @@ export async function assembleRootfs(dir: string, inputs: RootfsInputs): Promise
   };
 
   await copyTree(inputs.staticDir ?? join(projectRoot, spec.rootfs.static), dir);
-  const source: Record<BuiltFile, string> = { tailscale: inputs.tailscaleBinary, busybox: inputs.busyboxBinary, "ca-bundle": inputs.caBundle };
+  const source: Record<BuiltFile, string> = { tailscale: inputs.tailscaleBinary, busybox: inputs.busyboxBinary, "ca-bundle": inputs.caBundle, healthcheck: inputs.healthcheck };
   for (const f of spec.rootfs.files) await put(f.path, source[f.from], parseMode(f.mode));
   for (const [l, target] of Object.entries(spec.rootfs.links)) await link(l, target);
   for (const applet of inputs.applets) {

@@ -182,6 +182,10 @@ export const RouterConfigSchema = z
         useExitNode: z.string().optional(),
         loginServer: LoginServer.optional(),
         authKey: AuthKeySchema.default("none"),
+        /** An OAuth client secret (tskey-client-...), in place of authKey: logins that never expire. Needs advertiseTags. */
+        clientSecret: AuthKeySchema.optional(),
+        /** ACL tags for the node (TS_ADVERTISE_TAGS); required with clientSecret. */
+        advertiseTags: z.array(z.string().regex(/^(tag:)?[A-Za-z0-9][A-Za-z0-9-]*$/, "is not a tag (e.g. tag:router)")).default([]),
         /** Default: true when dns.forward sends names to MagicDNS (it answers tailnet names only then). */
         acceptDns: z.boolean().optional(),
         authOnce: z.boolean().default(true),
@@ -262,7 +266,11 @@ export interface RouterConfig {
     acceptRoutes: Prefix[];
     useExitNode?: string;
     loginServer?: string;
+    /** The login secret's source: an auth key, or an OAuth client secret (loginSecret says which). */
     authKey: AuthKeySource;
+    /** The config field authKey came from: TS_AUTHKEY or TS_CLIENT_SECRET. */
+    loginSecret: "authKey" | "clientSecret";
+    advertiseTags: string[];
     acceptDns: boolean;
     authOnce: boolean;
     extraArgs?: string;
@@ -516,6 +524,11 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string, 
     fail(source, "tailscale.useExitNode", `${JSON.stringify(exitNode)} is not an exit node: give its IP address, its name (e.g. exit-1 or exit-1.tailnet.ts.net) or auto:any`);
   }
   if (c.tailscale.useExitNode && c.tailscale.exitNode) fail(source, "tailscale.useExitNode", "a node cannot advertise itself as an exit node and use another one");
+  const cs = c.tailscale.clientSecret;
+  if (cs !== undefined && cs !== "none") {
+    if (c.tailscale.authKey !== "none") fail(source, "tailscale.clientSecret", "cannot be used together with authKey (one login secret)");
+    if (c.tailscale.advertiseTags.length === 0) fail(source, "tailscale.advertiseTags", "is required with clientSecret: an OAuth client logs in only tagged nodes (e.g. [tag:router])");
+  }
   const generated = new Set(Object.keys(ENV_NAMES_GENERATED));
   for (const k of Object.keys(c.tailscale.env)) {
     if (generated.has(k)) fail(source, `tailscale.env.${k}`, `is set from the config's own fields (${ENV_NAMES_GENERATED[k]})`);
@@ -556,7 +569,10 @@ function validateSemantics(c: RawRouterConfig, source: string, baseDir: string, 
       acceptRoutes: accept,
       useExitNode: c.tailscale.useExitNode,
       loginServer: c.tailscale.loginServer,
-      authKey: authKeySource(c.tailscale.authKey),
+      ...(cs !== undefined && cs !== "none"
+        ? { authKey: authKeySource(cs), loginSecret: "clientSecret" as const }
+        : { authKey: authKeySource(c.tailscale.authKey), loginSecret: "authKey" as const }),
+      advertiseTags: c.tailscale.advertiseTags,
       acceptDns: c.tailscale.acceptDns ?? c.dns.forward.length > 0,
       authOnce: c.tailscale.authOnce,
       extraArgs: c.tailscale.extraArgs,
@@ -579,6 +595,8 @@ function authKeySource(a: RawRouterConfig["tailscale"]["authKey"]): AuthKeySourc
 /** Environment variables the plan sets from config fields, and which field. */
 export const ENV_NAMES_GENERATED: Record<string, string> = {
   TS_AUTHKEY: "tailscale.authKey",
+  TS_CLIENT_SECRET: "tailscale.clientSecret",
+  TS_ADVERTISE_TAGS: "tailscale.advertiseTags",
   TS_HOSTNAME: "container.hostname",
   TS_ROUTES: "tailscale.advertiseRoutes",
   TS_ADVERTISE_EXIT_NODE: "tailscale.exitNode",

@@ -169,19 +169,19 @@ export function readAuthKey(config: RouterConfig, opts: PlanOptions): string | u
     const v = (opts.env ?? process.env)[a.name];
     if (v === undefined || v.trim() === "") {
       if (opts.secretsOptional) return undefined;
-      throw new ConfigError(`${config.source}: tailscale.authKey: environment variable ${a.name} is not set`);
+      throw new ConfigError(`${config.source}: tailscale.${config.tailscale.loginSecret}: environment variable ${a.name} is not set`);
     }
     return v.trim();
   }
   const path = resolve(config.baseDir, a.path);
   try {
     const v = readFileSync(path, "utf8").trim();
-    if (!v) throw new ConfigError(`${config.source}: tailscale.authKey: ${a.path} is empty`);
+    if (!v) throw new ConfigError(`${config.source}: tailscale.${config.tailscale.loginSecret}: ${a.path} is empty`);
     return v;
   } catch (e) {
     if (opts.secretsOptional) return undefined;
     if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`${config.source}: tailscale.authKey: cannot read ${a.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(`${config.source}: tailscale.${config.tailscale.loginSecret}: cannot read ${a.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 
@@ -190,8 +190,11 @@ export function containerEnv(config: RouterConfig, authKey: string | undefined):
   const t = config.tailscale;
   const out: { key: string; value: string | undefined; secret: boolean }[] = [];
   const add = (key: string, value: string | undefined, secret = false) => out.push({ key, value, secret });
-  if (t.authKey.kind === "containerFile") add("TS_AUTHKEY", `file:${t.authKey.path}`);
-  else if (t.authKey.kind !== "none") add("TS_AUTHKEY", authKey, true);
+  // An OAuth client secret is as secret as an auth key, under containerboot's name.
+  const secretVar = t.loginSecret === "clientSecret" ? "TS_CLIENT_SECRET" : "TS_AUTHKEY";
+  if (t.authKey.kind === "containerFile") add(secretVar, `file:${t.authKey.path}`);
+  else if (t.authKey.kind !== "none") add(secretVar, authKey, true);
+  if (t.advertiseTags.length) add("TS_ADVERTISE_TAGS", t.advertiseTags.join(","));
   if (config.container.hostname) add("TS_HOSTNAME", config.container.hostname);
   if (t.advertiseRoutes.length) add("TS_ROUTES", t.advertiseRoutes.map((p) => p.text).join(","));
   add("TS_ADVERTISE_EXIT_NODE", String(t.exitNode));
@@ -420,8 +423,13 @@ function planRestart(config: RouterConfig, syntax: Syntax, fields: Fields, notes
   }
 }
 
-/** `tailscale version --daemon` answers only when tailscaled answers on its socket. */
-export const HEALTHCHECK_COMMAND = "/usr/local/bin/tailscale version --daemon";
+/**
+ * The image's checker (healthcheck/healthcheck.c): healthy only while
+ * tailscaled answers and the node is Running; its one-line reason is what
+ * RouterOS shows in healthcheck-status. Costs what a busybox applet does,
+ * where `tailscale version --daemon` unpacked the whole UPX-packed binary.
+ */
+export const HEALTHCHECK_COMMAND = "/usr/local/bin/healthcheck";
 
 function planHealthcheck(config: RouterConfig, syntax: Syntax, fields: Fields, notes: string[]): void {
   const h = config.container.healthcheck;

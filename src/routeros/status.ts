@@ -32,6 +32,8 @@ export interface StatusReport {
     /** Last ipn state from the router log (Running, NeedsLogin, ...). */
     state?: string;
     loginUrl?: string;
+    /** The health checker's own line from healthcheck-status, e.g. "NeedsLogin: not logged in". */
+    checked?: string;
   };
   /** The 100.64.0.0/10 route via the container: active, inactive or missing. */
   tailnetRoute: "active" | "inactive" | "missing";
@@ -66,6 +68,7 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
       const detail = c["healthcheck-status"] ?? "";
       const output = /output:\s*(.*)$/.exec(detail)?.[1]?.trim();
       report.container.health = verdict ? `${verdict}${output ? `: ${output}` : ""}` : detail || "not reported yet";
+      if (output) report.tailscale.checked = output;
     }
     if (c["restart-count"] !== undefined) report.container.restarts = Number(c["restart-count"]);
     const policy = c["restart-policy"];
@@ -99,6 +102,9 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
     const url = /To authenticate, visit:\s*(\S+)/.exec(m);
     if (url) report.tailscale.loginUrl = url[1];
   }
+  // The checker asked tailscaled itself: newer than any log line.
+  const checkedState = /^(?:starting: )?(Running|NeedsLogin|NeedsMachineAuth|Stopped|Starting|NoState)\b/.exec(report.tailscale.checked ?? "")?.[1];
+  if (checkedState) report.tailscale.state = checkedState;
   if (report.tailscale.state === "Running") report.tailscale.loginUrl = undefined;
   if (!c || stateOf(c) !== RUNNING) report.nodeUp = false;
   else if (report.tailscale.state) report.nodeUp = report.tailscale.state === "Running";
@@ -123,7 +129,7 @@ export function formatStatus(s: StatusReport, name: string): string {
     s.nodeUp === true
       ? "up (tailscaled reports Running)"
       : s.nodeUp === false
-        ? `down${s.tailscale.state ? ` (tailscaled reports ${s.tailscale.state})` : s.container ? ` (container ${s.container.status})` : ""}`
+        ? `down${s.tailscale.checked ? ` (health check: ${s.tailscale.checked})` : s.tailscale.state ? ` (tailscaled reports ${s.tailscale.state})` : s.container ? ` (container ${s.container.status})` : ""}`
         : "unknown (no tailscaled state in the router log; is logging on?)";
   L.push(`node:       ${up}`);
   if (s.tailscale.loginUrl) L.push(`login:      ${s.tailscale.loginUrl}`);

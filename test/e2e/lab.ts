@@ -73,6 +73,8 @@ export interface Node {
   readonly running: boolean;
   readonly exited: Promise<number | string>;
   exec(argv: string[], timeoutMs?: number): Promise<CmdResult>;
+  /** Sends tailscaled (the container's main process) a signal from outside, as the host could. */
+  signal(sig: "STOP" | "CONT"): Promise<void>;
   output(): string;
   allOutput(): string;
 }
@@ -165,6 +167,8 @@ export class RouterLab {
   deskKey = "";
   routerKey = "";
   laptopKey = "";
+  /** headscale's user of every lab node (for more keys). */
+  userId = 0;
   images = new Map<string, UnpackedImage>();
   routerEtc = "";
   etcBefore = new Map<string, string>();
@@ -240,6 +244,7 @@ export class RouterLab {
     this.hs = new Headscale(lab, bin, { role: "core", ip: NET.control });
     await this.hs.start();
     const user = await this.hs.createUser("lab");
+    this.userId = user;
     // Single-use keys: a second login with the router's key would fail, so a
     // router that comes back after a restart did not log in again.
     this.routerKey = await this.hs.preAuthKey(user);

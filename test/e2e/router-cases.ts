@@ -14,6 +14,7 @@ import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
 import { NET, RouterLab, ipv4, status, waitRunning, type LabOptions, type Node, type TsStatus } from "./lab.js";
 import { waitFor } from "../support/netns.js";
+import { HEALTHCHECK_COMMAND } from "../../src/routeros/plan.js";
 
 export interface RouterCtx {
   L: RouterLab;
@@ -303,6 +304,8 @@ export function lifecycleCases(ctx: RouterCtx, opts: { bootTimeoutMs?: number } 
     }
   });
 
+  healthCases(ctx, opts);
+
   test("the router stops within 10 s of SIGTERM, with exit code 0", async () => {
     ctx.ready();
     assert.ok(L.router.running, ctx.fail("the router is not running"));
@@ -311,4 +314,132 @@ export function lifecycleCases(ctx: RouterCtx, opts: { bootTimeoutMs?: number } 
     assert.ok(!r.timedOut, ctx.fail(`the router was still running ${r.ms} ms after SIGTERM`));
     assert.equal(r.code, 0, ctx.fail(`tailscaled ended with ${r.code} on SIGTERM, expected a clean 0`));
   });
+}
+
+/**
+ * RouterOS's health check, imitated: the image's healthcheck-cmd every
+ * `interval`, "unhealthy" after `retries` failures in a row, "healthy" after
+ * a pass (RouterOS defaults are 30 s x 3; the lab checks every 5 s).
+ */
+export const LAB_HEALTH = { intervalMs: 5_000, retries: 3 } as const;
+
+/**
+ * The checker's grace period for cases that follow a restart of the router
+ * (the image's default is 90 s from PID 1's start): short, so a case does
+ * not wait out the default; what the grace itself does is tested in
+ * test/integration/healthcheck.test.ts.
+ */
+export const LAB_GRACE = ["-g", "20"];
+
+interface Verdict {
+  ms: number;
+  line: string;
+  history: string;
+}
+
+export async function healthVerdict(ctx: RouterCtx, want: "healthy" | "unhealthy", withinMs: number, args: string[] = []): Promise<Verdict> {
+  const t0 = Date.now();
+  const history: string[] = [];
+  let fails = 0;
+  while (Date.now() - t0 < withinMs) {
+    const t = Date.now();
+    const r = await ctx.L.router.exec([...HEALTHCHECK_COMMAND.split(" "), ...args], 20_000);
+    const line = (r.stdout + r.stderr).trim();
+    history.push(`${((t - t0) / 1000).toFixed(1)}s exit ${r.code}: ${line}`);
+    if (r.code === 0) fails = 0;
+    else fails++;
+    // Healthy here means Running: a pass that says "starting: ..." (the grace period) is not what a case waits for.
+    if ((want === "healthy" && r.code === 0 && line === "Running") || (want === "unhealthy" && fails >= LAB_HEALTH.retries)) {
+      return { ms: Date.now() - t0, line, history: history.join("\n") };
+    }
+    await new Promise((res) => setTimeout(res, Math.max(0, LAB_HEALTH.intervalMs - (Date.now() - t))));
+  }
+  assert.fail(ctx.fail(`the health check did not turn ${want} within ${withinMs} ms`, history.join("\n")));
+}
+
+/** The health check (healthcheck/healthcheck.c) against a real node: Running, hung, control unreachable from the start, logged out; and back. */
+export function healthCases(ctx: RouterCtx, opts: { bootTimeoutMs?: number } = {}): void {
+  const { L } = ctx;
+  const { intervalMs, retries } = LAB_HEALTH;
+  const within = intervalMs * retries;
+
+  test("health check: healthy and 'Running' while Running; unhealthy within interval x retries of a SIGSTOP of tailscaled; healthy after SIGCONT", async () => {
+    ctx.ready();
+    const ok = await healthVerdict(ctx, "healthy", 60_000);
+    assert.equal(ok.line, "Running", ctx.fail("a Running node's check must say Running", ok.history));
+    await L.router.signal("STOP");
+    let hung: Verdict;
+    try {
+      // Each failing run waits out the checker's own 5 s timeout.
+      hung = await healthVerdict(ctx, "unhealthy", within + intervalMs);
+    } finally {
+      await L.router.signal("CONT");
+    }
+    log(`${ctx.arch}: health: unhealthy ${hung.ms} ms after SIGSTOP: ${hung.line}`);
+    assert.equal(hung.line, "tailscaled not answering (no reply within 5s)", ctx.fail("a hung tailscaled must be named", hung.history));
+    assert.ok(hung.ms <= within + intervalMs, ctx.fail(`unhealthy only after ${hung.ms} ms`, hung.history));
+    const back = await healthVerdict(ctx, "healthy", 60_000);
+    assert.equal(back.line, "Running", ctx.fail("healthy again after SIGCONT", back.history));
+  });
+
+  test("health check: a router that cannot reach the control server from its start is unhealthy (Starting/NoState) within grace + interval x retries; healthy once it can", async () => {
+    ctx.ready();
+    const stopped = await L.router.stop(15_000);
+    assert.ok(!stopped.timedOut, ctx.fail("the router did not stop"));
+    // headscale (and its DERP) answers the router no more: its replies to the router's address are prohibited.
+    const rule = ["from", NET.control, "to", NET.routerWan, "prohibit"];
+    await L.lab.exec("core", ["ip", "rule", "add", ...rule]);
+    let blocked = true;
+    const unblock = async () => {
+      if (blocked) await L.lab.exec("core", ["ip", "rule", "del", ...rule]);
+      blocked = false;
+    };
+    try {
+      const t0 = Date.now();
+      L.router.start();
+      // PID 1's age counts from the container's start (the VM's boot).
+      const bad = await healthVerdict(ctx, "unhealthy", (opts.bootTimeoutMs ?? 90_000) + 20_000 + within + intervalMs, LAB_GRACE);
+      log(`${ctx.arch}: health: unhealthy ${Date.now() - t0} ms after a start without the control server: ${bad.line}`);
+      assert.match(bad.line, /^(Starting|NoState): /, ctx.fail("the reason must be that the node never reached the control server", bad.history));
+      const st = await status(L.router);
+      assert.notEqual(st.BackendState, "Running", ctx.fail("the node is Running although the control server is unreachable"));
+      await unblock();
+      const t1 = Date.now();
+      const ok = await healthVerdict(ctx, "healthy", 180_000, LAB_GRACE);
+      log(`${ctx.arch}: health: healthy ${Date.now() - t1} ms after the control server became reachable`);
+      assert.equal(ok.line, "Running", ctx.fail("healthy again once the control server answers", ok.history));
+      // The entrypoint's helper decides about the login once tailscaled left NoState; let it finish before the next case.
+      await waitFor("the entrypoint never decided about the login after the control server answered", 120_000, async () =>
+        /already logged in|running: tailscale up|skipping setup/.test(L.router.output()) ? true : undefined,
+      ).catch((e: Error) => assert.fail(ctx.fail(e.message)));
+      assert.match(L.router.output(), /already logged in \(state \w+\)/, ctx.fail("after the control server came back the entrypoint did not keep the saved login"));
+    } finally {
+      await unblock();
+    }
+  });
+
+  test("health check: after `tailscale logout` unhealthy with 'NeedsLogin: not logged in' within interval x retries; healthy after a new login", async () => {
+    ctx.ready();
+    const out = await L.router.exec(["tailscale", "logout"], 60_000);
+    assert.equal(out.code, 0, ctx.fail("tailscale logout failed", out.stdout + out.stderr));
+    const t0 = Date.now();
+    const bad = await healthVerdict(ctx, "unhealthy", within + intervalMs, LAB_GRACE);
+    log(`${ctx.arch}: health: unhealthy ${Date.now() - t0} ms after logout: ${bad.line}`);
+    assert.equal(bad.line, "NeedsLogin: not logged in", ctx.fail("a logged-out node must say so", bad.history));
+    await loginAgain(ctx);
+  });
+}
+
+/** Logs the router in again with a new single-use key and the entrypoint's own flags (a user would restart it with a new TS_AUTHKEY); waits until its check says Running. */
+export async function loginAgain(ctx: RouterCtx): Promise<void> {
+  const { L } = ctx;
+  const key = await L.hs.preAuthKey(L.userId);
+  const up = await L.router.exec(
+    ["tailscale", "up", "--reset", "--timeout=120s", "--netfilter-mode=off", "--accept-dns=true", "--accept-routes=true", "--advertise-exit-node=true", `--advertise-routes=${NET.lanNet}`, "--hostname=router", `--login-server=${L.hs.url}`, `--auth-key=${key}`],
+    150_000,
+  );
+  assert.equal(up.code, 0, ctx.fail("logging in again failed", up.stdout + up.stderr));
+  const ok = await healthVerdict(ctx, "healthy", 60_000, LAB_GRACE);
+  assert.equal(ok.line, "Running", ctx.fail("healthy again after the new login", ok.history));
+  ctx.routerIp = ipv4(await status(L.router));
 }

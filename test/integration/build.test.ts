@@ -56,6 +56,10 @@ for (const arch of allArchitectures()) {
       assert.deepEqual(r.out.trim().split("\n"), ["bye", "2", "1", "y", "42", "ip-ok"]);
       const list = inRootfs(rootfs, ["/bin/busybox", "--list"]);
       assert.deepEqual(list.out.trim().split("\n").sort(), [...record.busybox.applets].sort());
+      // The health checker: static, runs, and says tailscaled is not there (no daemon in this root).
+      const hc = inRootfs(rootfs, ["/usr/local/bin/healthcheck", "-s", "/var/run/tailscale/none.sock"]);
+      assert.equal(hc.code, 1, hc.err);
+      assert.equal(hc.out, "tailscaled not running (no socket /var/run/tailscale/none.sock)\n");
     });
 
     if (arch.qemuCpu) {
@@ -73,6 +77,9 @@ for (const arch of allArchitectures()) {
         assert.deepEqual(b.out.trim().split("\n"), ["42", "Ok"]);
         const ls = q("ls", "bin/busybox", join(rootfs, "usr/local/bin"));
         assert.match(ls.out, /tailscale\.combined/);
+        const hc = q("healthcheck", "usr/local/bin/healthcheck", "-s", "/nonexistent/ts.sock");
+        assert.equal(hc.code, 1, `healthcheck on ${arch.qemuCpu}: ${hc.err} ${hc.signal ?? ""}`);
+        assert.equal(hc.out, "tailscaled not running (no socket /nonexistent/ts.sock)\n");
         // Control: the same check rejects an ARMv7 build, so passing above means something.
         const v7 = join(rootfs, "..", "armv7", "bin", "busybox");
         if (existsSync(v7)) {
@@ -131,7 +138,7 @@ test("the build recorded a size report for every architecture", () => {
   for (const a of allArchitectures()) {
     const s = sizes.arches[a.name];
     assert.ok(s, `sizes.json lacks ${a.name}`);
-    assert.equal(s.total, s.tailscale + s.busybox + s.caBundle + s.other);
+    assert.equal(s.total, s.tailscale + s.busybox + s.caBundle + s.healthcheck + s.other);
     assert.ok(existsSync(join(builtArch(a.name).rootfs)));
   }
 });

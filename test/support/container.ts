@@ -215,6 +215,12 @@ export class Container {
     return runCmd("runc", ["--root", this.runcRoot, "exec", this.id, ...argv], { timeoutMs });
   }
 
+  /** A signal to the container's PID 1 from the host (inside, PID 1 ignores SIGSTOP). */
+  async signal(sig: "STOP" | "CONT"): Promise<void> {
+    const r = await runCmd("runc", ["--root", this.runcRoot, "kill", this.id, sig], { timeoutMs: 5_000 });
+    if (r.code !== 0) throw new Error(`runc kill ${this.id} ${sig}: ${r.stderr.trim()}`);
+  }
+
   /**
    * Sends SIGTERM as RouterOS does on stop and waits up to `graceMs` for the
    * container to end. Returns its exit code and how long it took; on a

@@ -203,9 +203,10 @@ export class Headscale {
     return Number(u.id);
   }
 
-  async preAuthKey(userId: number, opts: { reusable?: boolean } = {}): Promise<string> {
+  async preAuthKey(userId: number, opts: { reusable?: boolean; tags?: string[] } = {}): Promise<string> {
     const args = ["preauthkeys", "create", "--user", String(userId), "--expiration", "1h"];
     if (opts.reusable) args.push("--reusable");
+    if (opts.tags?.length) args.push("--tags", opts.tags.join(","));
     const out = await this.cli<Record<string, unknown> | string>(args);
     const key = typeof out === "string" ? out : (pick<string>(out, "key") ?? "");
     if (!key) throw new Error(`headscale: no key in ${JSON.stringify(out)}`);
@@ -224,6 +225,11 @@ export class Headscale {
   /** Approves exactly `routes` for the node (the list replaces what was approved). */
   async approveRoutes(id: number, routes: string[]): Promise<void> {
     await this.cli(["nodes", "approve-routes", "--identifier", String(id), "--routes", routes.join(",")]);
+  }
+
+  /** Expires the node's key now: the node must log in again. */
+  async expire(id: number): Promise<void> {
+    await this.cli(["nodes", "expire", "--identifier", String(id)]);
   }
 
   /** Gives the node a new name (its MagicDNS name); every peer hears of it through the control server. */

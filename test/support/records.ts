@@ -12,7 +12,7 @@ export interface RecordOverrides {
 export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRecord {
   const a = allArchitectures().find((x) => x.name === arch)!;
   return {
-    schema: 2,
+    schema: 3,
     arch,
     platform: { os: "linux", ...a.platform },
     profile: "small",
@@ -40,6 +40,7 @@ export function fakeRecord(arch: ArchName, over: RecordOverrides = {}): BuildRec
       droppedDistrustAfter: 0,
       ...over.caBundle,
     },
-    sizes: { tailscale: 1, busybox: 1, caBundle: 1, other: 1, total: 4 },
+    healthcheck: { sourceSha256: "5".repeat(64), gccArgs: ["-Os", "-static"], toolchain: "gcc 12.2.0 musl 1.2.3-1" },
+    sizes: { tailscale: 1, busybox: 1, caBundle: 1, healthcheck: 1, other: 1, total: 5 },
   };
 }

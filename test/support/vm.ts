@@ -222,19 +222,31 @@ export interface VmImage {
  * `build` wrote to dist/ for `arch`), cached by the file's hash, the kernel
  * pin and vminit.
  */
-export async function prepareVmImage(arch: VmArch, workDir: string, log: (s: string) => void = log0, file = imageFile(arch)): Promise<VmImage> {
+export async function prepareVmImage(
+  arch: VmArch,
+  workDir: string,
+  log: (s: string) => void = log0,
+  file = imageFile(arch),
+  /** Files of the image replaced by host files (image path without a leading slash -> host path): the bench's recipe binaries. */
+  replace: Record<string, string> = {},
+): Promise<VmImage> {
   const kernel = await ensureVmKernel(arch, log);
   const init = await ensureVmInit(arch, log);
   const unpacked = await unpackImage(file, join(workDir, `vm-image-${arch}`));
   if (unpacked.architecture !== (arch === "arm64" ? "arm64" : "arm")) throw new Error(`${file} says its architecture is ${unpacked.architecture}`);
   const guestModules = kernel.modules.map((m) => `/lib/modules/${kernel.release}/${m.split(`/lib/modules/${kernel.release}/`)[1]}`);
   const key = sha256(
-    [sha256(readFileSync(file)), kernel.vmlinuz, ...kernel.modules, sha256(readFileSync(init))].join("\n"),
+    [sha256(readFileSync(file)), kernel.vmlinuz, ...kernel.modules, sha256(readFileSync(init)), ...Object.entries(replace).sort().map(([k, v]) => `${k}=${sha256(readFileSync(v))}`)].join("\n"),
   ).slice(0, 16);
   const initrd = join(cacheRoot(), "vm-initrd", `${arch}-${key}.cpio`);
   if (!existsSync(initrd)) {
     log(`${arch}: writing the initramfs from ${file}`);
     const entries: CpioEntry[] = treeEntries(unpacked.rootfs);
+    for (const [name, host] of Object.entries(replace)) {
+      const e = entries.find((x) => x.name === name);
+      if (!e || !e.data) throw new Error(`${file} has no regular file ${name} to replace`);
+      e.data = readFileSync(host);
+    }
     const have = new Set(entries.map((e) => e.name));
     const dir = (name: string) => {
       if (!have.has(name)) entries.push({ name, mode: S_IFDIR | 0o755 }), have.add(name);
@@ -509,6 +521,12 @@ export class RouterVm {
     if (!this.running || !this.sock || this.sock.destroyed) return { code: 255, signal: null, stdout: "", stderr: "the VM is not running" };
     const r = await this.request({ op: "exec", argv, timeoutMs }, timeoutMs + 5_000);
     return { code: r.code, signal: null, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ?? "") };
+  }
+
+  /** A signal to tailscaled from the guest's own PID namespace (above the container's). */
+  async signal(sig: "STOP" | "CONT"): Promise<void> {
+    const r = await this.exec(["sh", "-c", `p=$(pidof tailscaled) && kill -${sig} $p`]);
+    if (r.code !== 0) throw new Error(`kill -${sig} tailscaled in ${this.id}: ${r.stdout}${r.stderr}`);
   }
 
   /**

@@ -82,18 +82,34 @@ function sample(o: { arm64: number; ref64?: number; smallRss: number; refRss?: n
 
 test("targets: met, not met and not measured, at the boundaries", () => {
   const met = evaluateTargets(sample({ arm64: 3_900_000, ref64: 3_900_001, smallRss: 20_000, refRss: 20_000, slowRss: 40 * 1024, cap64: true, small: [95, 95, 95], stock: [100, 100, 100] }));
-  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "met", "met"]);
+  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "met", "met", "not measured", "not measured"]);
   const missed = evaluateTargets(sample({ arm64: 3_900_001, ref64: 3_900_001, smallRss: 20_001, refRss: 20_000, slowRss: 40 * 1024 + 1, cap64: false, small: [94, 94, 99], stock: [100, 100, 100] }));
-  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met", "not met", "not met", "not met"]);
+  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met", "not met", "not met", "not met", "not measured", "not measured"]);
   assert.match(missed[0]!.measured, /3\.90 MB \(3,900,001 B = 3\.72 MiB\)/);
   assert.match(missed[1]!.measured, /small 3,900,001 B vs reference 3,900,001 B/);
   assert.match(missed[2]!.measured, /^94\.0% \(small 94 vs stock 100 Mbit\/s\)$/);
   assert.match(missed[3]!.measured, /receiver 40\.0 MiB, sender 40\.0 MiB/);
   assert.match(missed[4]!.measured, /^killed; peak 58\.6 MiB \/ 48\.8 MiB/);
   assert.match(missed[5]!.measured, /small 19\.5 MiB vs reference 19\.5 MiB/);
-  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), Array(6).fill("not measured"));
+  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), Array(8).fill("not measured"));
   const noRef = evaluateTargets(sample({ arm64: 1, smallRss: 1, small: [1], stock: [1] }));
-  assert.deepEqual(noRef.map((t) => t.status), ["met", "not measured", "met", "not measured", "not measured", "not measured"]);
+  assert.deepEqual(noRef.map((t) => t.status), ["met", "not measured", "met", "not measured", "not measured", "not measured", "not measured", "not measured"]);
+  // Issue 19's health check targets: 1/20 of the old check's CPU, 1 MiB of peak RSS, on every architecture measured.
+  const call = (cpu: number, rss: number, cgroup = true) => ({ ...(cgroup ? { cgroupCpuMs: cpu } : {}), cpuMs: cpu, maxRssKiB: rss, wallMs: 1, exit: 0, line: "Running" });
+  const vmRow = (arch: "amd64" | "arm64", newCpu: number, newRss: number) => ({
+    arch,
+    variant: "small" as const,
+    guestMemMb: 256,
+    machine: "m",
+    kernel: "k",
+    repeats: 5,
+    calls: { oldCheck: call(1000, 20_000, arch !== "amd64"), newCheck: call(newCpu, newRss, arch !== "amd64"), status: call(900, 20_000, arch !== "amd64") },
+  });
+  const hc = (newCpu: number, newRss: number) => evaluateTargets({ schema: 1, vmCpu: { meta, rows: [vmRow("amd64", 10, 500), vmRow("arm64", newCpu, newRss)] } }).slice(6);
+  assert.deepEqual(hc(50, 1024).map((t) => t.status), ["met", "met"], "exactly 1/20 and exactly 1 MiB meet them");
+  assert.deepEqual(hc(50.1, 1025).map((t) => t.status), ["not met", "not met"]);
+  assert.match(hc(50, 1024)[0]!.measured, /^amd64 10\.0 ms vs 1,000 ms; arm64 50\.0 ms vs 1,000 ms$/);
+  assert.match(hc(50, 1024)[1]!.measured, /arm64 1024 KiB \(old 19\.5 MiB\)/);
   const hair = evaluateTargets(sample({ arm64: 1, smallRss: 1, small: [1565.9], stock: [1648.413] }))[2]!;
   assert.equal(hair.status, "not met");
   assert.match(hair.measured, /^94\.9% /, "a ratio just under the target is not rounded up to it");

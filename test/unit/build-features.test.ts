@@ -61,7 +61,7 @@ test("included features are the known ones not omitted; cli only with ts_include
 test("the repo's allowlist holds what a router needs and leaves out what wears flash", () => {
   const allow = featureAllowlist(loadImageSpec());
   const names = allow.features.map((f) => f.name);
-  for (const must of ["osrouter", "advertiseroutes", "advertiseexitnode", "useroutes", "useexitnode", "dns", "netstack", "portmapper", "listenrawdisco", "health", "unixsocketidentity", "ipnbus"]) {
+  for (const must of ["osrouter", "advertiseroutes", "advertiseexitnode", "useroutes", "useexitnode", "dns", "netstack", "portmapper", "listenrawdisco", "health", "unixsocketidentity", "ipnbus", "oauthkey"]) {
     assert.ok(names.includes(must), `${must} must be allowlisted`);
   }
   for (const never of ["clientupdate", "cachenetmap", "logtail", "netlog", "ssh"]) {

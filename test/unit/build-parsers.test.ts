@@ -65,8 +65,8 @@ test("UPX versions parse and compare", () => {
 });
 
 test("the size table lists every component and the exact total", () => {
-  const t = sizeTable([{ arch: "arm64", profile: "small", sizes: { tailscale: 3_500_000, busybox: 220_000, caBundle: 175_000, other: 600, total: 3_895_600 } }]);
+  const t = sizeTable([{ arch: "arm64", profile: "small", sizes: { tailscale: 3_500_000, busybox: 220_000, caBundle: 175_000, healthcheck: 26_000, other: 600, total: 3_921_600 } }]);
   const lines = t.split("\n");
-  assert.match(lines[0]!, /arch\s+profile\s+tailscale\.combined\s+busybox\s+CA bundle\s+other\s+total on disk/);
-  assert.match(lines[2]!, /^arm64\s+small\s+3\.34 MiB\s+214\.8 KiB\s+170\.9 KiB\s+600 B\s+3\.72 MiB \(3895600 B\)$/);
+  assert.match(lines[0]!, /arch\s+profile\s+tailscale\.combined\s+busybox\s+CA bundle\s+healthcheck\s+other\s+total on disk/);
+  assert.match(lines[2]!, /^arm64\s+small\s+3\.34 MiB\s+214\.8 KiB\s+170\.9 KiB\s+25\.4 KiB\s+600 B\s+3\.74 MiB \(3921600 B\)$/);
 });

@@ -7,7 +7,7 @@ const dec = new TextDecoder();
 
 function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
   const record: BuildRecord = {
-    schema: 2,
+    schema: 3,
     arch: "armv5",
     platform: { os: "linux", architecture: "arm", variant: "v5" },
     profile: "small",
@@ -40,7 +40,8 @@ function input(over: Partial<BuildRecord["tailscale"]> = {}): SbomInput {
       included: 118,
       droppedDistrustAfter: 3,
     },
-    sizes: { tailscale: 1, busybox: 1, caBundle: 1, other: 1, total: 4 },
+    healthcheck: { sourceSha256: "5".repeat(64), gccArgs: ["-Os", "-static"], toolchain: "gcc 12.2.0 musl 1.2.3-1" },
+    sizes: { tailscale: 1, busybox: 1, caBundle: 1, healthcheck: 1, other: 1, total: 5 },
   };
   return {
     record,

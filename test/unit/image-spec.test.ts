@@ -32,6 +32,8 @@ function mutate(path: string, v: unknown): unknown {
     "tailscale.features": () => ({ ...(v as object), drive: "a test" }),
     "busybox.options": () => ({ ...(v as object), FEATURE_VI_COLON: "y" }),
     "busybox.applets": () => [...(v as string[]), "nl"],
+    "healthcheck.cflags": () => [...(v as string[]), "-O2"],
+    "healthcheck.ldflags": () => [...(v as string[]), "-Wl,-O1"],
   };
   if (path in special) return special[path]!();
   if (typeof v === "string") return `${v}x`;
@@ -62,7 +64,7 @@ function set(o: Record<string, any>, path: string, v: unknown): void {
 test("each field of config/image.yaml moves the release fingerprint and is named; a comment does not", async (t) => {
   const root = mkdtempSync(join(tmpdir(), "mt-image-spec-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build"]) cpSync(join(projectRoot, d), join(root, d), { recursive: true });
+  for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build", "healthcheck"]) cpSync(join(projectRoot, d), join(root, d), { recursive: true });
   for (const f of ["go/go.mod", "go/go.sum"]) cpSync(join(projectRoot, f), join(root, f));
   const specFile = join(root, "config", "image.yaml");
   const base = await computeFingerprint(root);
@@ -72,7 +74,7 @@ test("each field of config/image.yaml moves the release fingerprint and is named
 
   const spec = parseImageSpec(SPEC_TEXT);
   const all = fields(spec);
-  for (const must of ["config.entrypoint", "config.cmd", "config.env", "config.volumes", "config.labels", "config.user", "rootfs.files", "rootfs.links", "rootfs.dirs", "busybox.applets", "busybox.options", "tailscale.features", "profiles.small", "profiles.fast"]) {
+  for (const must of ["config.entrypoint", "config.cmd", "config.env", "config.volumes", "config.labels", "config.user", "rootfs.files", "rootfs.links", "rootfs.dirs", "busybox.applets", "busybox.options", "tailscale.features", "profiles.small", "profiles.fast", "healthcheck.source", "healthcheck.cflags", "healthcheck.ldflags"]) {
     assert.ok(all.includes(must), `${must} is a field`);
   }
   for (const field of all) {

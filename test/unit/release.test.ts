@@ -47,6 +47,7 @@ function fakeProject(): string {
   w("go/go.sum", "");
   w("go/overlay/tailscaled/zz.go", "package main\n");
   w("go/cmd/cabundle/main.go", "package main\n");
+  w("healthcheck/healthcheck.c", "int main(void) { return 0; }\n");
   w("src/build/busybox.ts", "const RECIPE = 3;\n");
   w("src/build/other.ts", "export const x = 1;\n");
   w("docs/readme.md", "docs\n");
@@ -133,7 +134,7 @@ test("release: Tailscale moving starts the revision at 1; a changed input raises
 test("the fingerprint covers the project's real inputs and nothing that is only churn", async () => {
   const fp = await computeFingerprint(projectRoot);
   const keys = Object.keys(fp.inputs);
-  for (const k of ["config/image.yaml#tailscale.features", "config/image.yaml#busybox.applets", "config/image.yaml#config.env", "config/pins.json#busybox", "go/go.mod", "go/go.sum", "rootfs/usr/local/bin/entrypoint"]) {
+  for (const k of ["config/image.yaml#tailscale.features", "config/image.yaml#busybox.applets", "config/image.yaml#config.env", "config/pins.json#busybox", "go/go.mod", "go/go.sum", "rootfs/usr/local/bin/entrypoint", "healthcheck/healthcheck.c", "config/image.yaml#healthcheck.cflags"]) {
     assert.ok(keys.includes(k), `${k} is an input`);
   }
   assert.ok(keys.some((k) => k.startsWith("go/overlay/")));
@@ -142,7 +143,7 @@ test("the fingerprint covers the project's real inputs and nothing that is only 
   // The same tree in another place has the same fingerprint.
   const copy = mkdtempSync(join(tmpdir(), "mt-release-copy-"));
   try {
-    for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build"]) cpSync(join(projectRoot, d), join(copy, d), { recursive: true });
+    for (const d of ["rootfs", "config", "go/overlay", "go/cmd", "src/build", "healthcheck"]) cpSync(join(projectRoot, d), join(copy, d), { recursive: true });
     for (const f of ["go/go.mod", "go/go.sum", "go/source-patches.json"]) if (existsSync(join(projectRoot, f))) cpSync(join(projectRoot, f), join(copy, f));
     assert.equal((await computeFingerprint(copy)).digest, fp.digest);
     // A source patch shapes the binary: adding or editing one is a new input.

@@ -228,6 +228,25 @@ test("auth key from the environment: missing is a clear error when secrets are n
   assert.ok(s2 && s2.type === "item" && s2.set.value === undefined);
 });
 
+test("an OAuth client secret: TS_CLIENT_SECRET as secret as the auth key, with TS_ADVERTISE_TAGS; tags required, not beside authKey", () => {
+  const c = cfg({ tailscale: { clientSecret: { env: "TS_OAUTH" }, advertiseTags: ["tag:router", "office"] } });
+  assert.throws(() => buildPlan(c, { resolveSecrets: true, env: {} }), /tailscale\.clientSecret: environment variable TS_OAUTH is not set/);
+  const p = buildPlan(c, { resolveSecrets: true, env: { TS_OAUTH: "tskey-client-abc" } });
+  const step = p.before.find((s) => s.type === "item" && s.what === "env TS_CLIENT_SECRET");
+  assert.ok(step && step.type === "item" && step.set.value === "tskey-client-abc" && step.secret?.includes("value"), "the secret is a secret field of the env entry");
+  assert.ok(!p.before.some((s) => s.type === "item" && s.what === "env TS_AUTHKEY"), "no TS_AUTHKEY beside it");
+  const env = Object.fromEntries(containerEnv(c, "tskey-client-abc").map((e) => [e.key, e]));
+  assert.equal(env.TS_ADVERTISE_TAGS?.value, "tag:router,office");
+  assert.equal(env.TS_CLIENT_SECRET?.secret, true);
+  const q = buildPlan(c, { resolveSecrets: false, env: {} });
+  const s2 = q.before.find((s) => s.type === "item" && s.what === "env TS_CLIENT_SECRET");
+  assert.ok(s2 && s2.type === "item" && s2.set.value === undefined, "not read without secrets");
+  rejects({ tailscale: { clientSecret: { env: "TS_OAUTH" } } }, /tailscale\.advertiseTags: is required with clientSecret/);
+  rejects({ tailscale: { clientSecret: { env: "TS_OAUTH" }, authKey: { env: "K" }, advertiseTags: ["tag:a"] } }, /tailscale\.clientSecret: cannot be used together with authKey/);
+  rejects({ tailscale: { advertiseTags: ["tag:no spaces"] } }, /advertiseTags/);
+  rejects({ tailscale: { env: { TS_CLIENT_SECRET: "x" } } }, /tailscale\.env\.TS_CLIENT_SECRET: is set from the config's own fields/);
+});
+
 test("a memory cap from 40M to under 64M is taken, with a warning that the container may not start", () => {
   const low = cfg({ container: { memoryLimit: "48M" } });
   assert.ok(low.warnings.some((w) => /container\.memoryLimit 48M is below 64M: .*ended while starting/.test(w)), low.warnings.join("\n"));

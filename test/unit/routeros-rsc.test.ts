@@ -98,7 +98,7 @@ test("field names and features follow the version", () => {
   assert.doesNotMatch(s722, /healthcheck-/);
   assert.match(s722, / auto-restart-interval=10s /);
   assert.doesNotMatch(s722, /stop-on-unhealthy=|restart-policy=|mode=rw/);
-  assert.match(render("7.23"), / healthcheck-cmd="\/usr\/local\/bin\/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s /);
+  assert.match(render("7.23"), / healthcheck-cmd="?\/usr\/local\/bin\/healthcheck"? healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s /);
   for (const v of ["7.23", "7.24"]) {
     const s = render(v);
     assert.match(s, / restart-policy=on-failure restart-interval=10s restart-max-count=10 /, `${v} restarts after a crash`);

@@ -113,7 +113,7 @@ describe("deploy, upgrade and status on every line of RouterOS", () => {
           await new Promise((r) => setTimeout(r, 100));
           const s2 = await status(tb.client, "tailscale");
           assert.equal(s2.container?.health, "healthy: Running");
-          assert.match(formatStatus(s2, "tailscale"), /health: +healthy: Running \(RouterOS runs \/usr\/local\/bin\/tailscale version --daemon\)/);
+          assert.match(formatStatus(s2, "tailscale"), /health: +healthy: Running \(RouterOS runs \/usr\/local\/bin\/healthcheck\)/);
         } else {
           assert.doesNotMatch(text, /health:/);
         }

@@ -169,7 +169,7 @@
         :return $s
     }
     :if ([:len [/container/find where name="tailscale"]] = 0) do={
-        /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
+        /container/add name=tailscale file=ramdisk/mikrotik-tailscale-1.98.5-arm64.tar root-dir=tailscale/root interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd=/usr/local/bin/healthcheck healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
         :put "tailscale: waiting for the image to be extracted..."
         :local n 0
         :while ([$ctState [/container/find where name="tailscale"]] = "extracting") do={
@@ -181,7 +181,7 @@
         /file/remove [/file/find where name="ramdisk/mikrotik-tailscale-1.98.5-arm64.tar"]
     } else={
         :if ([$ctState [/container/find where name="tailscale"]] = "stopped") do={
-            /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd="/usr/local/bin/tailscale version --daemon" healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
+            /container/set [/container/find where name="tailscale"] interface=veth-tailscale envlists=tailscale mountlists=tailscale-state hostname=office-gw entrypoint=/usr/local/bin/entrypoint tmpfs=1M@/var/run/tailscale memory-max=96M memory-high=84M restart-policy=on-failure restart-interval=10s restart-max-count=10 healthcheck-cmd=/usr/local/bin/healthcheck healthcheck-interval=30s healthcheck-timeout=10s healthcheck-retries=3 healthcheck-start-period=30s stop-on-unhealthy=no logging=yes start-on-boot=yes
         } else={
             :put "tailscale: exists and is not stopped; its own settings are left as they are (stop it and run this script again to apply changes)"
         }
