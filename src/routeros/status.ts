@@ -107,6 +107,8 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
   if (checkedState) report.tailscale.state = checkedState;
   if (report.tailscale.state === "Running") report.tailscale.loginUrl = undefined;
   if (!c || stateOf(c) !== RUNNING) report.nodeUp = false;
+  // RouterOS's own verdict (7.23+) is newer than any log line: unhealthy means not up, whatever tailscaled last logged.
+  else if (healthOf(c) === "unhealthy") report.nodeUp = false;
   else if (report.tailscale.state) report.nodeUp = report.tailscale.state === "Running";
   return report;
 }

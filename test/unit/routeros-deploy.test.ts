@@ -469,26 +469,30 @@ describe("status", () => {
   });
 
   test("the health checker's line in healthcheck-status (7.23+) gives the node's state and reason", async () => {
-    // RouterOS words it as "<verdict>, output: <the command's output>" (MikroTik's container manual); no simulator imitates that yet.
-    const reply = (hc: string): RestClient =>
-      ({
-        get: async (path: string) =>
-          path === "system/resource"
-            ? { version: "7.23.3", "architecture-name": "arm64", "board-name": "RB5009" }
-            : path === "container"
-              ? [{ name: "tailscale", status: "running", tag: "x", "healthcheck-cmd": "/usr/local/bin/healthcheck", "healthcheck-status": hc }]
-              : [],
-      }) as unknown as RestClient;
-    const bad = await status(reply("bad, output: NeedsLogin: not logged in"), "tailscale");
-    assert.equal(bad.tailscale.checked, "NeedsLogin: not logged in");
-    assert.equal(bad.tailscale.state, "NeedsLogin");
-    assert.equal(bad.nodeUp, false);
-    assert.match(formatStatus(bad, "tailscale"), /node: +down \(health check: NeedsLogin: not logged in\)/);
-    const hung = await status(reply("bad, output: tailscaled not answering (no reply within 5s)"), "tailscale");
-    assert.equal(hung.tailscale.state, undefined, "no state when tailscaled did not answer");
-    const good = await status(reply("good, output: Running"), "tailscale");
-    assert.equal(good.nodeUp, true);
-    assert.match(formatStatus(good, "tailscale"), /node: +up/);
+    // RouterOS words it as "<verdict>, output: <the command's output>" (MikroTik's container manual); the verdict is in the healthy/unhealthy flags.
+    for (const [line, state, up] of [
+      ["NeedsLogin: not logged in", "NeedsLogin", false],
+      ["tailscaled not answering (no reply within 5s)", undefined, false],
+      [false, "Running", true],
+    ] as const) {
+      await withBed({ version: "7.24", failHealth: () => line }, async (tb) => {
+        tb.image({ tailscaleVersion: "1.98.5" });
+        await deploy(opts(tb, yaml("7.24")));
+        await new Promise((r) => setTimeout(r, 150));
+        const s = await status(tb.client, "tailscale");
+        if (line) {
+          assert.equal(s.tailscale.checked, line);
+          assert.equal(s.container!.health, `unhealthy: ${line}`);
+          assert.match(formatStatus(s, "tailscale"), new RegExp(`node: +down \\(health check: ${line.replace(/[()]/g, "\\$&")}\\)`));
+        } else {
+          assert.equal(s.container!.health, "healthy: Running");
+          assert.match(formatStatus(s, "tailscale"), /node: +up/);
+        }
+        // Where tailscaled did not answer, the checker names no state: the log's last word stands (Running here).
+        assert.equal(s.tailscale.state, state ?? "Running");
+        assert.equal(s.nodeUp, up);
+      });
+    }
   });
 
   test("without an auth key the node needs a login, and status shows the URL", async () => {

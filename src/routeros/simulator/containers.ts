@@ -224,7 +224,7 @@ export class Containers {
           if (c.state !== "running") return;
           const failing = sim.opts.failHealth?.({ ...c.rec, ...c.info }, c.image);
           c.health = failing ? "unhealthy" : "healthy";
-          c.healthOutput = failing ? "tailscaled not answering" : "Running";
+          c.healthOutput = typeof failing === "string" ? failing : failing ? "tailscaled not answering (no reply within 5s)" : "Running";
         });
       }
     });

@@ -48,8 +48,8 @@ export interface SimulatorOptions {
   clock?: Clock;
   /** /console/inspect is refused (a user without the api policy, say). */
   noInspect?: boolean;
-  /** Fault injection: the health check of a running container fails. */
-  failHealth?: (container: Rec, image: ImageInfo | undefined) => boolean;
+  /** Fault injection: the health check of a running container fails (a string: the checker's line). */
+  failHealth?: (container: Rec, image: ImageInfo | undefined) => boolean | string;
   /** Fault injection: this REST request fails with 400 and this detail (method + menu path, e.g. "PUT container"). */
   failRequest?: (method: string, menu: string, body: Record<string, unknown>) => string | undefined;
   /** Fault injection: /tool/fetch of this URL fails with this detail. */
