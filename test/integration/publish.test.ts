@@ -364,7 +364,7 @@ test("an unreachable registry is a one-line error naming it", async () => {
   assert.match(r.err, new RegExp(`error: cannot reach the registry at http://${host.replace(/\./g, "\\.")}: connection refused`));
 });
 
-test("the router update script's requests work against the registry: anonymous token, index, this platform's digest", async () => {
+test("the router update script, run on a simulated router of each architecture against the registry: anonymous token, index, this platform's digest recorded", async () => {
   const reg = await startLocalRegistry({ auth: "token", users: { [USER]: PASSWORD }, anonymousPull: true });
   try {
     const target = `${reg.host}/${REPO}`;
@@ -372,43 +372,49 @@ test("the router update script's requests work against the registry: anonymous t
     assert.equal(pub.code, 0, pub.err);
     const { parseRouterConfig } = await import("../../src/routeros/config.js");
     const { buildPlan } = await import("../../src/routeros/plan.js");
-    const { renderUpdateBody } = await import("../../src/routeros/update-script.js");
+    const { renderScript } = await import("../../src/routeros/rsc.js");
+    const { renderUpdateInstaller, scriptName } = await import("../../src/routeros/update-script.js");
+    const { recordedDigest } = await import("../../src/routeros/update-check.js");
     const { anonymousPullTokenUrl } = await import("../../src/release/registry.js");
+    const { scriptBed } = await import("../support/routeros-scripts.js");
+    const { makeFixtureImage } = await import("../support/routeros-fixture.js");
     const tokenUrl = await anonymousPullTokenUrl(reg.host, REPO, { plainHttp: true });
     assert.ok(tokenUrl, "the token registry names a realm");
-    const unescape = (s: string) => s.replace(/\\([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))).replace(/\\(.)/g, "$1");
     for (const p of local.platforms) {
-      const routerArch = p.arch === "amd64" ? "x86" : p.arch === "arm64" ? "arm64" : p.variant === "v5" ? "arm32v5" : "arm";
+      const arch = p.arch === "amd64" ? "amd64" : p.arch === "arm64" ? "arm64" : p.variant === "v5" ? "armv5" : "armv7";
+      const routerArch = { amd64: "x86", arm64: "arm64", armv5: "arm32v5", armv7: "arm" }[arch];
+      const ref = `${target}:stable`;
       const yaml = `
 routeros: { version: "7.22", arch: ${routerArch} }
-image: { remote: "${target}:stable" }
+image: { remote: "${ref}" }
 network: { veth: { address: 172.17.0.2/24, gateway: 172.17.0.1 } }
 storage: { rootDir: usb1/tailscale/root, stateDir: usb1/tailscale/state }
 `;
       const config = parseRouterConfig(yaml, "router.yaml", work);
-      const body = renderUpdateBody(config, buildPlan(config, { resolveSecrets: false }), { tokenUrl, plainHttp: true });
-      const str = (name: string) => unescape(new RegExp(`^:local ${name} "((?:[^"\\\\]|\\\\.)*)"$`, "m").exec(body)![1]!);
-      // What /tool/fetch would send: the token URL as written, then the manifest URL with the script's headers.
-      const tok = await (await fetch(str("tokenUrl"))).json() as { token?: string };
-      assert.ok(tok.token, "an anonymous pull token");
-      const headers = /:local headers "([^"]*)"/.exec(body)![1]!.split(",").concat(`Authorization: Bearer ${tok.token}`);
-      const res = await fetch(str("manifestUrl"), { headers: Object.fromEntries(headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 1).trim()])) });
-      assert.equal(res.status, 200);
-      const idx = (await res.json()) as { manifests: Descriptor[] };
-      const cond = /:if \((.*)\) do=\{ :set want/.exec(body)![1]!;
-      const picked = idx.manifests.filter((m) => {
-        const pl = m.platform!;
-        const v = pl.variant ?? "";
-        // The script's condition, evaluated for this entry.
-        const js = cond
-          .replace(/\(\$pl->"architecture"\)/g, JSON.stringify(pl.architecture))
-          .replace(/\[:tostr \(\$pl->"variant"\)\]/g, JSON.stringify(v))
-          .replace(/ = /g, " === ");
-        return Function(`return (${js});`)() as boolean;
-      });
-      assert.deepEqual(picked.map((m) => m.digest), [p.digest], `${routerArch}: the script picks exactly its platform's manifest`);
+      const plan = buildPlan(config, { resolveSecrets: false });
+      // The simulator pulls its images from a map; the script asks the real registry which digest is current.
+      const bed = scriptBed({ version: "7.22", arch: routerArch, registry: { [ref]: makeFixtureImage({ arch, tailscaleVersion: "1.104.2" }) } });
+      try {
+        const setup = await bed.importScript(renderScript(config, plan));
+        assert.equal(setup.error, undefined, setup.output.join(" | "));
+        const install = await bed.importScript(renderUpdateInstaller(config, plan, { tokenUrl, plainHttp: true }));
+        assert.equal(install.error, undefined, install.output.join(" | "));
+        const run = await bed.sim.scripts.runNamed(scriptName(plan)).done;
+        assert.equal(run.error, undefined, `${routerArch}: ${run.error}; log: ${bed.sim.logLines().slice(-3).map((l) => l.message).join(" | ")}`);
+        const [c] = bed.sim.containers.all;
+        assert.equal(recordedDigest(c!.rec.comment), p.digest, `${routerArch}: the script picked exactly its platform's manifest, and recorded it once the new container ran`);
+        assert.equal(c!.state, "running");
+        // Run again: the registry has not changed, so nothing happens.
+        const again = await bed.sim.scripts.runNamed(scriptName(plan)).done;
+        assert.equal(again.error, undefined);
+        assert.ok(bed.sim.logLines().some((l) => /runs the current image .*nothing to do/.test(l.message)));
+        assert.equal(bed.sim.containers.all[0], c, "the same container");
+      } finally {
+        bed.close();
+      }
     }
   } finally {
     await reg.close();
   }
 });
+
