@@ -113,6 +113,11 @@ async function watch(o: RunOptions, plan: Plan, flavour: Flavour, deadlineMs: nu
   }
 }
 
+/** How long to wait for a swap: its own timeouts on the router, and five minutes for a link to come back. */
+function swapDeadline(o: RunOptions): number {
+  return o.swapTimeoutMs ?? (o.extractTimeoutMs ?? 600_000) + (o.startTimeoutMs ?? 120_000) * 3 + (o.settleMs ?? 10_000) + 300_000;
+}
+
 function describePhase(p: SwapPhase): string {
   return (
     {
@@ -160,7 +165,7 @@ export async function settleLeftovers(o: RunOptions, plan: Plan): Promise<string
       await removeNamed(client, "system/scheduler", kickEntryName(plan, flavour));
       await client.put("system/scheduler", { name: kickEntryName(plan, flavour), interval: "1s", policy: POLICY, "on-event": recoverOnEvent(plan, flavour) });
     }
-    const out = await watch(o, plan, flavour, (o.extractTimeoutMs ?? 600_000) + (o.startTimeoutMs ?? 120_000) * 3 + 300_000);
+    const out = await watch(o, plan, flavour, swapDeadline(o));
     notes.push(`a swap left in phase ${rec.phase} was ${out.phase === "committed" ? "finished" : "undone"} first${out.detail ? `: ${out.detail}` : ""}`);
     if (flavour === "once") await cleanup(client, plan, flavour);
   }
@@ -229,8 +234,7 @@ export async function runSwap(o: RunOptions, prepared: Prepared, req: SwapReques
     await removeNamed(client, "system/scheduler", kickEntryName(plan, flavour));
     say(o, `starting the swap on the router (${req.what}); the router carries it through on its own`);
     await client.put("system/scheduler", { name: kickEntryName(plan, flavour), interval: "1s", policy: POLICY, "on-event": `/system/script/run ${me}` });
-    const deadline = o.swapTimeoutMs ?? (o.extractTimeoutMs ?? 600_000) + (o.startTimeoutMs ?? 120_000) * 3 + (o.settleMs ?? 10_000) + 300_000;
-    const out = await watch(o, plan, flavour, deadline);
+    const out = await watch(o, plan, flavour, swapDeadline(o));
     await cleanup(client, plan, flavour).catch(() => undefined);
     return out;
   } finally {

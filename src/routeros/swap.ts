@@ -270,9 +270,9 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
     L.push(`${I}${I}/tool/fetch url=${urlString(img.url)} dst-path=$filePath${img.checkCertificate ? " check-certificate=yes" : ""}`);
     L.push(`${I}} on-error={ :set go false; :set action "undo"; :set why ("the router could not fetch the image (" . ${urlString(redact(img.url))} . ")") }`);
   }
-  L.push("}");
-  L.push(":if ($go) do={");
-  L.push(`${I}:local old ${find("$name")}`);
+  // (Still inside the prepare block: its locals, the new slot's names, stay in scope.)
+  L.push(`${I}:if ($go) do={`);
+  const nestFrom = L.length;
   L.push(`${I}$save $me "extracting" "" "" $want`);
   const source = img.kind === "remote" ? `remote-image=${rosValue(img.ref)}` : img.kind === "fetch" ? "file=$filePath" : `file=${rosValue(img.path)}`;
   const newEnvMount = `${envField}=$newEnv ${mountField}=$newMount`;
@@ -281,13 +281,6 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
     L.push(`${I}:local at [:find $keepComment $mark]`);
     L.push(`${I}:if ([:typeof $at] = "num") do={ :set keepComment [:pick $keepComment 0 $at] }`);
   }
-  L.push(`${I}:local newRoot ${rosString(c.rootDir)}`);
-  L.push(`${I}:local oldRoot [:tostr [/container/get $old root-dir]]`);
-  L.push(`${I}:if ($oldRoot = $newRoot || $oldRoot = ("/" . $newRoot)) do={ :set newRoot ${rosString(c.rootDirAlt)} }`);
-  L.push(`${I}:local newEnv ${rosString(slots.envB)}`);
-  L.push(`${I}:if ([:tostr [/container/get $old ${envField}]] = ${rosString(slots.envB)}) do={ :set newEnv ${rosString(slots.envA)} }`);
-  L.push(`${I}:local newMount ${rosString(slots.mountB)}`);
-  L.push(`${I}:if ([:tostr [/container/get $old ${mountField}]] = ${rosString(slots.mountB)}) do={ :set newMount ${rosString(slots.mountA)} }`);
   L.push(`${I}:do {`);
   if (kf === "name") {
     L.push(`${I}${I}/container/add name=$nextName ${source} root-dir=$newRoot ${newEnvMount} ${assignments(fields)} start-on-boot=no comment=$keepComment`);
@@ -308,6 +301,8 @@ export function renderSwapScript(plan: Plan, o: SwapOptions): string {
     }
   }
   if (img.kind === "fetch" && !img.keepFile) L.push(`${I}${I}:if ($go) do={ /file/remove [/file/find where name=$filePath] }`);
+  L.push(`${I}}`);
+  for (let i = nestFrom; i < L.length; i++) L[i] = `${I}${L[i]}`;
   L.push(`${I}}`);
   L.push("}");
   L.push("");

@@ -80,20 +80,15 @@ export interface Readable {
   basis: ReadableBasis;
 }
 
+/** How far apart two releases are, in (minor, patch) steps: enough to pick a neighbour. */
+function distance(a: RouterOsVersion, b: RouterOsVersion): number {
+  return Math.abs((a.minor - b.minor) * 1000 + (a.patch - b.patch));
+}
+
 /** The release with data for `menu` nearest to `v` (the older one on a tie). */
 function nearestWithData(v: RouterOsVersion, menu: string): string | undefined {
-  const rel = releasesWithReadable(menu);
   let best: string | undefined;
-  let bestDist = Infinity;
-  for (const r of rel) {
-    const rv = parseRouterOsVersion(r);
-    // Distance in (minor, patch) steps is enough to pick a neighbour.
-    const dist = Math.abs((rv.minor - v.minor) * 1000 + (rv.patch - v.patch));
-    if (dist < bestDist) {
-      best = r;
-      bestDist = dist;
-    }
-  }
+  for (const r of releasesWithReadable(menu)) if (best === undefined || distance(parseRouterOsVersion(r), v) < distance(parseRouterOsVersion(best), v)) best = r;
   return best;
 }
 
@@ -187,16 +182,10 @@ export function readableFor(v: RouterOsVersion, menu: string, tree: TreeNode, fo
  * data, else from the nearest release whose data lists that argument's values.
  */
 export function enumValues(v: RouterOsVersion, menu: string, arg: string): { values: string[]; from: string } | undefined {
-  const candidates = readableFiles()
-    .filter((f) => f.menus[menu]?.args?.[arg]?.enum)
-    .map((f) => ({ f, d: Math.abs(compareDistance(parseRouterOsVersion(f.version), v)) }))
-    .sort((a, b) => a.d - b.d);
   const own = readableFile(v.text)?.menus[menu]?.args?.[arg]?.enum;
   if (own) return { values: own, from: v.text };
-  const best = candidates[0];
-  return best ? { values: best.f.menus[menu]!.args![arg]!.enum!, from: best.f.version } : undefined;
-}
-
-function compareDistance(a: RouterOsVersion, b: RouterOsVersion): number {
-  return (a.minor - b.minor) * 1000 + (a.patch - b.patch);
+  const best = readableFiles()
+    .filter((f) => f.menus[menu]?.args?.[arg]?.enum)
+    .sort((a, b) => distance(parseRouterOsVersion(a.version), v) - distance(parseRouterOsVersion(b.version), v))[0];
+  return best ? { values: best.menus[menu]!.args![arg]!.enum!, from: best.version } : undefined;
 }

@@ -428,10 +428,10 @@ export class RouterSimulator {
     return mode === "rest" ? hit.rest : hit.script;
   }
 
-  singleView(menu: string, mode: "rest" | "script"): Rec {
+  /** A one-row menu as it reads (REST and scripts see the same strings; scripts type them). */
+  singleView(menu: string, _mode: "rest" | "script"): Rec {
     this.requireMenu(menu);
     const raw = menu === "system/resource" ? this.resource() : { ...(this.singles[menu] ?? {}) };
-    if (mode === "script" && this.readable(menu)) return this.readableView(menu, raw);
     return this.readableView(menu, raw);
   }
 
