@@ -35,6 +35,15 @@ import { STATE_FUNCTION, stateFunction } from "./schema/state.js";
 export const SWAP_MARK = "mikrotik-tailscale-swap";
 export const DIGEST_MARK = "mikrotik-tailscale image-digest=";
 
+/** The digest recorded in a container comment, if any. */
+export function recordedDigest(comment: string | undefined): string | undefined {
+  if (!comment) return undefined;
+  const i = comment.indexOf(DIGEST_MARK);
+  if (i < 0) return undefined;
+  const d = comment.slice(i + DIGEST_MARK.length, i + DIGEST_MARK.length + 71);
+  return /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+}
+
 export type SwapPhase = "ready" | "preparing" | "fetching" | "extracting" | "swapping" | "verifying" | "committing" | "rolling-back" | "committed" | "rolled-back" | "failed" | "idle";
 export const TERMINAL_PHASES: ReadonlySet<SwapPhase> = new Set(["committed", "rolled-back", "failed", "idle"]);
 
