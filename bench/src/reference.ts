@@ -35,4 +35,9 @@ export const TARGETS = {
   routerRateRssKiB: 40 * 1024,
   /** No OOM kill at full speed under this cgroup cap (with the entrypoint's GOMEMLIMIT), MiB. */
   capMiB: 64,
+  /** `routeros fleet status` over fleetRouters simulated routers (issue 20): wall time, ms. */
+  fleetWallMs: 10_000,
+  /** ...and the tool's peak RSS, KiB (200 MiB). */
+  fleetRssKiB: 200 * 1024,
+  fleetRouters: 100,
 };

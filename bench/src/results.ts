@@ -5,6 +5,7 @@
  * can say which figures come from which run.
  */
 import type { VmMemoryRow } from "./vm-memory.js";
+import type { FleetSectionData } from "./fleet.js";
 import type { IperfRun } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { StepTime } from "./progress-log.js";
@@ -194,8 +195,11 @@ export interface VmMemorySection {
   rows: VmMemoryRow[];
 }
 
+export type FleetSection = FleetSectionData & { meta: RunMeta };
+
 export interface Results {
   schema: 1;
+  fleet?: FleetSection;
   vmMemory?: VmMemorySection;
   flash?: FlashSection;
   memory?: MemorySection;
@@ -211,7 +215,7 @@ export function emptyResults(): Results {
 /** Sections in `fresh` replace those in `old`; the rest of `old` stays. */
 export function mergeResults(old: Results | undefined, fresh: Partial<Results>): Results {
   const out: Results = { ...(old?.schema === 1 ? old : emptyResults()) };
-  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory"] as const) {
+  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory", "fleet"] as const) {
     if (fresh[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = fresh[k];
   }
   return out;

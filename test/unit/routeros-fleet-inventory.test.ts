@@ -1,6 +1,7 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseInventory, selectRouters, type Inventory } from "../../src/routeros/fleet/inventory.js";
@@ -16,8 +17,13 @@ import { MikrotikTailscaleError, UsageError } from "../../src/errors.js";
  * password rule; the rollout plan; the bounded runner.
  */
 
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), "mt-fleet-inv-"));
+  const d = mkdtempSync(join(tmpdir(), "mt-fleet-inv-"));
+  dirs.push(d);
+  return d;
 }
 
 function inv(text: string, name = "fleet.yaml", d = dir()): Inventory {
@@ -336,4 +342,16 @@ test("the bounded runner: never more at once than allowed, a deadline is a resul
   let started = 0;
   const h = await mapBounded([1, 2, 3, 4], { concurrency: 1, canStart: () => started < 2 }, async () => ++started);
   assert.deepEqual(h.map((x) => x?.ok ?? "not started"), [true, true, "not started", "not started"]);
+});
+
+test("examples/fleet.yaml reads, and every router's config resolves over examples/router.yaml", () => {
+  const file = join(fileURLToPath(new URL("../../examples/", import.meta.url)), "fleet.yaml");
+  const i = parseInventory(readFileSync(file, "utf8"), file);
+  assert.deepEqual(i.routers.map((r) => r.name), ["gw-hq", "branch-01", "branch-02", "dc-edge"]);
+  const shared = loadSharedConfig(i.config!);
+  assert.ok(shared.warnings.some((w) => /router: is not used by the fleet commands/.test(w)));
+  const c = routerConfig(shared, router(i, "dc-edge"), { version: "7.22.3", arch: "x86" });
+  assert.deepEqual([c.container.name, c.container.hostname, c.arch.name], ["ts", "dc-edge", "amd64"]);
+  assert.deepEqual(routerConfig(shared, router(i, "branch-02"), { version: "7.24", arch: "arm" }).tailscale.advertiseRoutes.map((p) => p.text), ["192.168.10.0/24"]);
+  assert.deepEqual(router(i, "branch-01").settings.password, { env: "ROUTEROS_PASSWORD_BRANCH" });
 });

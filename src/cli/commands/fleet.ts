@@ -64,13 +64,15 @@ function load(args: ParsedArgs, requireConfig: boolean): Fleet {
     insecure: boolOpt(args, "insecure"),
   });
   // The same warning for every router (--insecure, plain http) is said once, with how many.
-  const seen = new Map<string, string[]>();
+  const seen = new Map<string, { first: string; who: string[] }>();
   for (const w of fleet.warnings) {
     const m = /^([^:]+): (warning: .*)$/.exec(w);
-    const k = m ? m[2]!.replace(/\S+:\d+\b/, "<router>") : w;
-    seen.set(k, [...(seen.get(k) ?? []), m?.[1] ?? ""]);
+    const k = m ? m[2]!.replace(/of \S+:\d+ is/, "of each router is") : w;
+    const e = seen.get(k) ?? { first: w, who: [] };
+    if (m) e.who.push(m[1]!);
+    seen.set(k, e);
   }
-  for (const [w, who] of seen) err(who.length > 1 && who[0] ? `${w.replace("<router>", "each router")} (${who.length} routers: ${who.join(", ")})` : w.replace("<router>", who[0] || "the router"));
+  for (const [k, e] of seen) err(e.who.length > 1 ? `${k} (${e.who.length} routers: ${e.who.join(", ")})` : e.first);
   return fleet;
 }
 
