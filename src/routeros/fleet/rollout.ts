@@ -99,6 +99,12 @@ export interface RolloutResult {
   statePath: string;
 }
 
+/** What a router runs, for the table: the image version, else (a registry image) the digest recorded on it. */
+function imageOf(row: FleetRow | undefined): string | undefined {
+  const c = row?.container;
+  return c?.imageVersion ?? (c?.digest ? `${c.digest.slice(0, 19)}...` : undefined);
+}
+
 const DONE: ReadonlySet<Outcome> = new Set(["upgraded", "deployed", "unchanged", "at-target"]);
 
 function targetIdentity(t: Target | undefined): string | undefined {
@@ -132,7 +138,7 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     outcome: "not-started",
     ...(row?.routeros ? { routeros: row.routeros } : {}),
     ...(row?.arch ? { arch: row.arch } : {}),
-    ...(row?.container?.imageVersion ? { before: row.container.imageVersion } : {}),
+    ...(imageOf(row) ? { before: imageOf(row) } : {}),
   });
 
   // 1. Read every router: who is reachable, what runs there, what the target is.
@@ -286,7 +292,7 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
           const res = results.get(n)!;
           const s = gate[i];
           const now: FleetRow | undefined = s?.ok ? s.value : undefined;
-          if (now?.container?.imageVersion) res.after = now.container.imageVersion;
+          if (imageOf(now)) res.after = imageOf(now);
           if (!changed.includes(n)) {
             if (now) record(res);
             return;
