@@ -531,7 +531,8 @@ function buildSection(r: Results): string[] {
 function fleetSection(r: Results): string[] {
   const f = r.fleet;
   if (!f) return ["## Fleet status", "", "_Not measured yet: `npm run bench -- --only fleet`._", ""];
-  const out = [`## Fleet status: ${f.routers} simulated routers`, "", `Measured ${metaLine(f.meta)}.`, ""];
+  const m = f.meta.machine;
+  const out = [`## Fleet status: ${f.routers} simulated routers`, "", `Measured ${metaLine(f.meta)}, on ${m.cpu}, ${m.cores} cores, Node.js ${f.meta.versions.node}.`, ""];
   out.push(
     `\`routeros fleet status --json\` over ${f.routers} routers (RouterOS ${f.versions.join(", ")}; ${f.arches.join(", ")}), ${f.concurrency} read at a time. ${f.note[0]!.toUpperCase()}${f.note.slice(1)}.`,
     "",
@@ -551,7 +552,9 @@ function fleetSection(r: Results): string[] {
 function machineSection(r: Results): string[] {
   const metas = (["flash", "memory", "throughput", "cap", "build", "fleet"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
   if (metas.length === 0) return [];
-  const latest = [...metas].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
+  // The image's figures describe the machine and tools; the fleet step (no image, no Go) names its own machine in its section.
+  const imageMetas = metas.filter(([k]) => k !== "fleet");
+  const latest = [...(imageMetas.length ? imageMetas : metas)].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
   const m = latest.machine;
   const v = latest.versions;
   const out = [
@@ -615,7 +618,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "npm run bench -- --variants small,stock,small+runtime,small+net --only flash,throughput   # the inlining experiments",
     "npm run bench -- --only throughput --runs 9    # more runs",
     "npm run bench -- --baseline REF --variants small,stock,reference   # beside the small build of commit REF (an earlier Tailscale pin, say)",
-    "npm run bench -- --only fleet                  # fleet status over 100 simulated routers (no root, about a minute)",
+    "npm run bench -- --only fleet                  # fleet status over 100 simulated routers (no root; under a minute)",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",

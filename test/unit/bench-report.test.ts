@@ -139,7 +139,11 @@ test("fleet: the targets judged on the slowest run and the largest memory, at th
   const r = sample({ arm64: 3_900_000, smallRss: 20_000, small: [1], stock: [1] });
   r.fleet = fleet([1540, 1570], [136 * 1024, 134 * 1024]);
   const md = renderReport(r);
-  assert.match(md, /## Fleet status: 100 simulated routers\n\nMeasured 2026-01-02 03:04 UTC, commit 0123456789ab\./);
+  assert.match(md, /## Fleet status: 100 simulated routers\n\nMeasured 2026-01-02 03:04 UTC, commit 0123456789ab, on Test CPU, 2 cores, Node\.js v20\.0\.0\./);
+  const later = { ...meta, date: "2027-01-01T00:00:00.000Z", machine: { ...meta.machine, cpu: "Other CPU" } };
+  const md2 = renderReport({ ...r, fleet: { ...r.fleet!, meta: later } });
+  assert.match(md2, /\| machine \| Test CPU, 2 cores/, "the machine table stays the image runs' even when the fleet run is newer");
+  assert.match(md2, /^- fleet: 2027-01-01 00:00 UTC, commit 0123456789ab$/m);
   assert.match(md, /\| 1 \| 1\.54 s \| 136\.0 MiB \| 100 of 100 \|/);
   assert.match(md, /\| `routeros fleet --help` \(starting the tool alone\) \| 0\.60 s \| 100\.0 MiB \| – \|/);
   assert.match(md, /\| `routeros fleet status` over 100 simulated routers within 10 s \(the slowest of the runs\) \| 1\.57 s over 100 routers \(2 runs; 16 at a time\) \| met \|/);
