@@ -5,6 +5,7 @@ import { deploy, upgrade, type RunOptions } from "../deploy.js";
 import { SwapInterruptedError } from "../errors.js";
 import { RestClient } from "../rest.js";
 import { upgradeIfChanged } from "../update-check.js";
+import { atLeast, parseRouterOsVersion } from "../version.js";
 import { planRollout, type Amount, type Group } from "./plan.js";
 import { errorKind, readRouter, Targets, type FleetRow, type Target } from "./read.js";
 import { identify, routerConfig, type FleetRouter, type SharedConfig } from "./routers.js";
@@ -99,6 +100,15 @@ export interface RolloutResult {
   statePath: string;
 }
 
+/** Whether a RouterOS release names its containers (7.19+): a version it cannot parse is taken as new. */
+function namesContainers(v: string | undefined): boolean {
+  try {
+    return atLeast(parseRouterOsVersion(v ?? ""), 19);
+  } catch {
+    return true;
+  }
+}
+
 /** What a router runs, for the table: the image version, else (a registry image) the digest recorded on it. */
 function imageOf(row: FleetRow | undefined): string | undefined {
   const c = row?.container;
@@ -175,6 +185,10 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     } else if (o.command === "upgrade" && !row.container) {
       res.outcome = "failed";
       res.detail = `there is no container '${row.containerName}' on the router: run 'routeros fleet deploy' first`;
+    } else if (o.command === "upgrade" && row.target?.kind === "remote" && !namesContainers(row.routeros)) {
+      // The digest is recorded in the container's comment, which is how containers are found before 7.19.
+      res.outcome = "failed";
+      res.detail = `RouterOS ${row.routeros} has no container names, so a registry image's digest cannot be recorded there: upgrade it with a file image (--image dist/...-{arch}.tar)`;
     } else if (row.target?.error) {
       res.outcome = "failed";
       res.detail = row.target.error;
