@@ -103,7 +103,12 @@ export type Flavour = SwapOptions["flavour"];
 
 /** The script's name: the tool's one-off swap, or the self-update (the name its installer always used). */
 export function swapScriptName(plan: Plan, flavour: Flavour): string {
-  return flavour === "once" ? `mikrotik-tailscale-${plan.container.name}-swap` : `mikrotik-tailscale-update-${plan.container.name}`;
+  return flavour === "once" ? onceScriptName(plan.container.name) : `mikrotik-tailscale-update-${plan.container.name}`;
+}
+
+/** The one-off swap script of a container: it holds the new environment (the auth key) until the tool removes it. */
+export function onceScriptName(container: string): string {
+  return `mikrotik-tailscale-${container}-swap`;
 }
 
 /** The scheduler entry that runs the script after every boot, to finish or undo. */

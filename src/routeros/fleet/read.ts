@@ -6,6 +6,7 @@ import { RestClient } from "../rest.js";
 import { status } from "../status.js";
 import { resolveCredentials, type Credentials } from "../../release/credentials.js";
 import { RegistryClient } from "../../release/registry.js";
+import { onceScriptName, parseSwapRecord } from "../swap.js";
 import { registryImageDigest, remoteImageReference } from "../update-check.js";
 import { identify, routerConfig, type FleetRouter, type SharedConfig } from "./routers.js";
 import { mapBounded, RouterTimeoutError, type Settled } from "./runner.js";
@@ -59,6 +60,8 @@ export interface FleetRow {
   target?: Target;
   /** What `upgrade` would do: needed undefined when it cannot tell. */
   upgrade?: { needed?: boolean; from?: string; to?: string; text: string };
+  /** The phase of a one-off swap script an earlier run left on the router (it holds the auth key): the next deploy or upgrade settles and removes it. */
+  leftover?: string;
   /** The certificate the router showed (to pin). */
   tls?: string;
   /** Problems that do not stop the read (the router's config, the target image). */
@@ -176,6 +179,9 @@ export async function readRouter(r: FleetRouter, ctx: ReadContext, signal?: Abor
     }
     row.node = { ...(s.tailscale.state ? { state: s.tailscale.state } : {}), ...(s.nodeUp !== undefined ? { up: s.nodeUp } : {}), ...(s.tailscale.version ? { version: s.tailscale.version } : {}), ...(s.tailscale.loginUrl ? { loginUrl: s.tailscale.loginUrl } : {}) };
     row.tailnetRoute = s.tailnetRoute;
+    // A swap whose end the tool never saw (its link dropped for good) leaves its script, and the auth key in it.
+    const left = (await client.getList("system/script").catch(() => [])).find((x) => x.name === onceScriptName(row.containerName));
+    if (left) row.leftover = parseSwapRecord(left.comment)?.phase ?? "unknown";
     if (config && ctx.targets) {
       row.target = await ctx.targets.of(config);
       row.upgrade = upgradeNeed(row.container, row.target, row.containerName);

@@ -168,6 +168,8 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
   });
   o.on?.({ type: "probed", rows: [...rows.values()] });
   const pending: string[] = [];
+  // At the target, but holding an earlier swap's script: deploy()/upgrade() settle it and change nothing else.
+  const tidy: string[] = [];
   for (const r of o.routers) {
     const row = rows.get(r.name);
     const res = base(r, row);
@@ -199,6 +201,7 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     } else if (row.upgrade?.needed === false) {
       res.outcome = "at-target";
       res.after = res.before;
+      if (row.leftover) tidy.push(r.name);
     } else pending.push(r.name);
   }
 
@@ -238,16 +241,26 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
   for (const g of plan.groups) log(`  ${g.label}: ${g.routers.join(", ")}`);
   if (pending.length) log(`  failure budget: ${plan.budget} (one more halts the rollout)`);
 
-  if (o.dryRun || pending.length === 0) {
-    if (!o.dryRun) {
-      for (const res of results.values()) record(res);
-      await writer.save();
-      await writer.flush();
-    }
-    return finish(o, results, plan.groups, plan.budget, targetText, undefined, false);
+  if (tidy.length) log(`  ${o.dryRun ? "would settle" : "first settles"} what earlier swaps left on ${tidy.join(", ")} (already at the target)`);
+  if (o.dryRun) return finish(o, results, plan.groups, plan.budget, targetText, undefined, false);
+
+  // 3. Routers at the target with a swap's script left on them: settled first, outside the waves (no risk to them, nothing to prove).
+  if (tidy.length) {
+    log(`settling what earlier swaps left on ${tidy.length} router${tidy.length === 1 ? "" : "s"} already at the target`);
+    await mapBounded(tidy, { concurrency: o.concurrency, timeoutMs: o.routerTimeoutMs, signal: o.signal }, (name, signal) => changeOne(o, byName.get(name)!, rows.get(name), signal)).then((done) =>
+      done.forEach((s, i) => {
+        const res = results.get(tidy[i]!)!;
+        if (s && !s.ok) {
+          res.outcome = "failed";
+          res.detail = `settling an earlier swap: ${s.error.message}`;
+        } else if (s?.ok) res.detail = "an earlier swap's script was settled and removed";
+        log(`  ${res.router}: ${describe(res)}`);
+        record(res);
+      }),
+    );
   }
 
-  // 3. The canary, then the waves.
+  // 4. The canary, then the waves.
   let failures = 0;
   let halted: string | undefined;
   let interrupted = false;
@@ -290,7 +303,7 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
       (name, signal) => changeOne(o, byName.get(name)!, rows.get(name), signal),
     );
     if (o.signal?.aborted) interrupted = true;
-    // 4. Gate: the group's changed routers, read again after they settle, must be healthy.
+    // 5. Gate: the group's changed routers, read again after they settle, must be healthy.
     // (Those that failed are read too, for what they run now.)
     const changed = g.routers.filter((n, i) => ran[i]?.ok && DONE.has(results.get(n)!.outcome));
     const touched = g.routers.filter((_, i) => ran[i] !== undefined);
@@ -363,7 +376,7 @@ export function describe(r: RouterResult): string {
     case "unchanged":
       return "deployed: nothing to change";
     case "at-target":
-      return "already at the target";
+      return `already at the target${r.detail ? ` (${r.detail})` : ""}`;
     case "not-started":
       return "not started";
     default:

@@ -25,7 +25,13 @@ export function statusCells(r: FleetRow): string[] {
   if (!r.ok) return [r.router, "-", "-", "-", "-", "-", "-", "-", `${r.errorKind}: ${r.error}`];
   const c = r.container;
   const node = r.node?.state ?? (r.node?.up === false ? "down" : "?");
-  const notes = [r.note, r.node?.loginUrl ? `login: ${r.node.loginUrl}` : undefined].filter(Boolean).join("; ");
+  const notes = [
+    r.note,
+    r.leftover ? `an earlier swap's script is still on the router (phase ${r.leftover}); the next fleet deploy or upgrade settles and removes it` : undefined,
+    r.node?.loginUrl ? `login: ${r.node.loginUrl}` : undefined,
+  ]
+    .filter(Boolean)
+    .join("; ");
   return [r.router, r.routeros ?? "?", r.arch ?? "?", c ? (c.imageVersion ?? (c.tag || "?")) : "-", c ? c.state : "none", c ? health(c.health) : "-", c ? node : "-", r.upgrade?.text ?? "-", notes];
 }
 
