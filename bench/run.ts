@@ -26,6 +26,7 @@ import { runCaps, runRuntime } from "./src/runtime.js";
 import { snapshotHead, type Snapshot } from "./src/snapshot.js";
 import { measureVmMemory, type VmMemoryRow } from "./src/vm-memory.js";
 import { measureContainerCalls, measureVmCpu, type VmCpuRow, type VmCpuVariant } from "./src/vm-cpu.js";
+import { measureFleetStatus } from "./src/fleet.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const t0 = Date.now();
@@ -393,6 +394,12 @@ async function main(argv: string[]): Promise<number> {
         await save({ vmCpu: { meta: await meta(), rows } });
       }
     }
+  }
+
+  if (opts.steps.includes("fleet")) {
+    // The tool from the snapshot (the commit measured), the routers simulated in this process.
+    const f = await step(`fleet status over ${opts.fleetRouters} simulated routers`, () => measureFleetStatus({ cliDir: snap.dir, routers: opts.fleetRouters, runs: opts.fleetRuns, concurrency: 16, log }));
+    await save({ fleet: { meta: await meta(), ...f } });
   }
 
   if (opts.steps.includes("build")) {

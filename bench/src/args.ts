@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_VARIANTS, VARIANTS, type Variant } from "./results.js";
 
-export const STEPS = ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu"] as const;
+export const STEPS = ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu", "fleet"] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -25,6 +25,10 @@ export interface BenchOptions {
   capsMiB: number[];
   /** The entrypoint settings each cap runs with: auto, off, auto:N (N MiB headroom). */
   capModes: string[];
+  /** fleet: simulated routers `fleet status` reads. */
+  fleetRouters: number;
+  /** fleet: runs of `fleet status`. */
+  fleetRuns: number;
   /** Architectures for the flash and build steps (empty: all four). */
   arches: string[];
   /** Work folder for builds, snapshots and labs (git-ignored). */
@@ -65,6 +69,9 @@ bench/results.json (raw figures, merged with earlier runs) and bench/REPORT.md.
                      check, old and new, and of one \`tailscale status\`, and
                      tailscaled's CPU per GB at --rate, for small, fast and
                      the reference recipe)
+  --fleet-routers N  fleet: simulated routers that \`routeros fleet status\` reads at
+                     once (default 100; no root needed)
+  --fleet-runs N     fleet: runs of it (default 3)
   --work DIR         work folder (default bench/out)
   --report-dir DIR   where results.json and REPORT.md go (default bench)
   --baseline REF     also build profile small from this git ref (a commit, tag or
@@ -142,6 +149,8 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
         "rate-runs": { type: "string" },
         caps: { type: "string" },
         "cap-modes": { type: "string" },
+        "fleet-routers": { type: "string" },
+        "fleet-runs": { type: "string" },
         arch: { type: "string" },
         work: { type: "string" },
         "report-dir": { type: "string" },
@@ -169,6 +178,8 @@ export function parseBenchArgs(argv: string[], defaults: { workDir: string; repo
     rateRuns: positiveInt("rate-runs", v["rate-runs"], 3, 50),
     capsMiB: parseCaps(v.caps),
     capModes: parseCapModes(v["cap-modes"]),
+    fleetRouters: positiveInt("fleet-routers", v["fleet-routers"], 100, 1000),
+    fleetRuns: positiveInt("fleet-runs", v["fleet-runs"], 3, 20),
     arches: (v.arch ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     workDir: v.work ?? defaults.workDir,
     reportDir: v["report-dir"] ?? defaults.reportDir,

@@ -39,4 +39,9 @@ export const TARGETS = {
   healthcheckCpuShare: 1 / 20,
   /** Issue 19: the new health check's peak memory at most this (KiB) on every architecture measured. */
   healthcheckRssKiB: 1024,
+  /** `routeros fleet status` over fleetRouters simulated routers (issue 20): wall time, ms. */
+  fleetWallMs: 10_000,
+  /** ...and the tool's peak RSS, KiB (200 MiB). */
+  fleetRssKiB: 200 * 1024,
+  fleetRouters: 100,
 };

@@ -126,6 +126,20 @@ export function evaluateTargets(r: Results): TargetRow[] {
     measured: checks.length ? checks.map((x) => `${x.arch} ${x.calls.newCheck.maxRssKiB} KiB (old ${memMiB(x.calls.oldCheck.maxRssKiB)})`).join("; ") : "–",
     status: checks.length ? (checks.every((x) => x.calls.newCheck.maxRssKiB <= TARGETS.healthcheckRssKiB) ? "met" : "not met") : "not measured",
   });
+  const fl = r.fleet;
+  const slowest = fl?.runs.length ? Math.max(...fl.runs.map((x) => x.wallMs)) : undefined;
+  const largest = fl?.runs.length ? Math.max(...fl.runs.map((x) => x.maxRssKiB)) : undefined;
+  const enough = !!fl && fl.routers >= TARGETS.fleetRouters;
+  rows.push({
+    target: `\`routeros fleet status\` over ${TARGETS.fleetRouters} simulated routers within ${TARGETS.fleetWallMs / 1000} s (the slowest of the runs)`,
+    measured: fl && slowest !== undefined ? `${(slowest / 1000).toFixed(2)} s over ${fl.routers} routers (${fl.runs.length} runs; ${fl.concurrency} at a time)` : "–",
+    status: fl && slowest !== undefined && enough ? (slowest <= TARGETS.fleetWallMs ? "met" : "not met") : "not measured",
+  });
+  rows.push({
+    target: `...and the tool's peak memory at most ${memMiB(TARGETS.fleetRssKiB)} (its peak RSS, the largest of the runs)`,
+    measured: fl && largest !== undefined ? `${memMiB(largest)} over ${fl.routers} routers` : "–",
+    status: fl && largest !== undefined && enough ? (largest <= TARGETS.fleetRssKiB ? "met" : "not met") : "not measured",
+  });
   return rows;
 }
 
@@ -613,10 +627,33 @@ function buildSection(r: Results): string[] {
   return out;
 }
 
+function fleetSection(r: Results): string[] {
+  const f = r.fleet;
+  if (!f) return ["## Fleet status", "", "_Not measured yet: `npm run bench -- --only fleet`._", ""];
+  const m = f.meta.machine;
+  const out = [`## Fleet status: ${f.routers} simulated routers`, "", `Measured ${metaLine(f.meta)}, on ${m.cpu}, ${m.cores} cores, Node.js ${f.meta.versions.node}.`, ""];
+  out.push(
+    `\`routeros fleet status --json\` over ${f.routers} routers (RouterOS ${f.versions.join(", ")}; ${f.arches.join(", ")}), ${f.concurrency} read at a time. ${f.note[0]!.toUpperCase()}${f.note.slice(1)}.`,
+    "",
+    table(
+      ["run", "wall time", "peak RSS", "routers read"],
+      [
+        ...f.runs.map((x, i) => [String(i + 1), `${(x.wallMs / 1000).toFixed(2)} s`, memMiB(x.maxRssKiB), `${x.rowsRead} of ${f.routers}`]),
+        ["`routeros fleet --help` (starting the tool alone)", `${(f.startup.wallMs / 1000).toFixed(2)} s`, memMiB(f.startup.maxRssKiB), "–"],
+      ],
+      ["l", "r", "r", "r"],
+    ),
+    "",
+  );
+  return out;
+}
+
 function machineSection(r: Results): string[] {
-  const metas = (["flash", "memory", "throughput", "cap", "build"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
+  const metas = (["flash", "memory", "throughput", "cap", "build", "fleet"] as const).map((k) => [k, r[k]?.meta] as const).filter((x): x is readonly [typeof x[0], RunMeta] => !!x[1]);
   if (metas.length === 0) return [];
-  const latest = [...metas].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
+  // The image's figures describe the machine and tools; the fleet step (no image, no Go) names its own machine in its section.
+  const imageMetas = metas.filter(([k]) => k !== "fleet");
+  const latest = [...(imageMetas.length ? imageMetas : metas)].sort((a, b) => b[1].date.localeCompare(a[1].date))[0]![1];
   const m = latest.machine;
   const v = latest.versions;
   const out = [
@@ -671,6 +708,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     ...throughputSection(r),
     ...capSection(r),
     ...buildSection(r),
+    ...fleetSection(r),
     "## Reproducing",
     "",
     "```sh",
@@ -681,6 +719,7 @@ export function renderReport(r: Results, command = "npm run bench"): string {
     "npm run bench -- --only throughput --runs 9    # more runs",
     "npm run bench -- --baseline REF --variants small,stock,reference   # beside the small build of commit REF (an earlier Tailscale pin, say)",
     "npm run bench -- --only vm-cpu                 # health check, CLI and traffic CPU inside the arm64 and armv7 router VMs (~30 min)",
+    "npm run bench -- --only fleet                  # fleet status over 100 simulated routers (no root; under a minute)",
     "npm run bench -- --render-only                 # REPORT.md again from results.json",
     "```",
     "",

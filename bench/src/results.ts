@@ -6,6 +6,7 @@
  */
 import type { VmMemoryRow } from "./vm-memory.js";
 import type { VmCpuRow } from "./vm-cpu.js";
+import type { FleetSectionData } from "./fleet.js";
 import type { IperfRun } from "./iperf.js";
 import type { MemorySample } from "./procmem.js";
 import type { StepTime } from "./progress-log.js";
@@ -199,9 +200,11 @@ export interface VmCpuSection {
   meta: RunMeta;
   rows: VmCpuRow[];
 }
+export type FleetSection = FleetSectionData & { meta: RunMeta };
 
 export interface Results {
   schema: 1;
+  fleet?: FleetSection;
   vmMemory?: VmMemorySection;
   vmCpu?: VmCpuSection;
   flash?: FlashSection;
@@ -218,7 +221,7 @@ export function emptyResults(): Results {
 /** Sections in `fresh` replace those in `old`; the rest of `old` stays. */
 export function mergeResults(old: Results | undefined, fresh: Partial<Results>): Results {
   const out: Results = { ...(old?.schema === 1 ? old : emptyResults()) };
-  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory", "vmCpu"] as const) {
+  for (const k of ["flash", "memory", "throughput", "cap", "build", "vmMemory", "vmCpu", "fleet"] as const) {
     if (fresh[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = fresh[k];
   }
   return out;

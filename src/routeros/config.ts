@@ -381,7 +381,16 @@ export function parseRouterConfig(text: string, source = "router config", baseDi
   } catch (e) {
     throw new ConfigError(`${source}: not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}`);
   }
-  if (raw === null || typeof raw !== "object") throw new ConfigError(`${source}: expected a mapping at the top level`);
+  return routerConfigFromObject(raw, text, source, baseDir);
+}
+
+/**
+ * A config already read from YAML (`text` is what it was read from, for the
+ * unquoted-version hint): the fleet commands merge an inventory's per-router
+ * settings into it before this one check.
+ */
+export function routerConfigFromObject(raw: unknown, text: string, source: string, baseDir: string): RouterConfig {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`${source}: expected a mapping at the top level`);
   const r = RouterConfigSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;

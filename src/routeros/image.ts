@@ -99,6 +99,7 @@ export function imageMatchesArch(i: Pick<ImageInfo, "os" | "architecture" | "var
 /** Pulls a version such as 1.98.5 or v1.98.5-mt.1 out of a tag, file name or log line. */
 export function versionFromText(s: string | undefined): string | undefined {
   if (!s) return undefined;
-  const m = /v?(\d+\.\d+\.\d+(?:-mt\.\d+)?)/.exec(s);
+  // Not part of a longer dotted number: a registry at 127.0.0.1:5000 names no version 127.0.0.
+  const m = /(?<![\w.])v?(\d+\.\d+\.\d+(?:-mt\.\d+)?)(?![\d.]*\.\d)/.exec(s);
   return m ? `v${m[1]}` : undefined;
 }

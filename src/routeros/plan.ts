@@ -133,7 +133,8 @@ export function localImagePath(config: RouterConfig, path: string): string {
   return resolve(config.baseDir, p);
 }
 
-function planImage(config: RouterConfig, override?: string): PlannedImage {
+/** The image a run uses: `override` (upgrade --image: a .tar path or a registry reference), else the config's. */
+export function planImage(config: RouterConfig, override?: string): PlannedImage {
   const dir = config.storage.imageDir;
   if (override !== undefined) {
     // A path ending in .tar is a local image file; anything else is a registry reference.

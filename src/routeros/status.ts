@@ -4,6 +4,7 @@ import type { RestClient, RosRecord } from "./rest.js";
 import { healthOf, stateOf } from "./schema/state.js";
 import { hasKey } from "./lifecycle.js";
 import { RUNNING } from "./session.js";
+import { recordedDigest } from "./swap.js";
 
 /*
  * `routeros status`: what the REST API can tell about the container and the
@@ -17,6 +18,8 @@ export interface StatusReport {
     status: string;
     tag: string;
     imageVersion?: string;
+    /** The registry digest recorded on the container (upgrade of a registry image, the self-update). */
+    digest?: string;
     rootDir: string;
     interface: string;
     /** RouterOS's health check verdict (7.22+ with healthcheck-cmd), as the router words it. */
@@ -59,6 +62,7 @@ export async function status(client: RestClient, name: string): Promise<StatusRe
       status: stateOf(c),
       tag: c.tag ?? "",
       imageVersion: versionFromText(c.tag),
+      ...(recordedDigest(c.comment) ? { digest: recordedDigest(c.comment) } : {}),
       rootDir: c["root-dir"] ?? "",
       interface: c.interface ?? "",
     };

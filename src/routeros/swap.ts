@@ -35,6 +35,15 @@ import { STATE_FUNCTION, stateFunction } from "./schema/state.js";
 export const SWAP_MARK = "mikrotik-tailscale-swap";
 export const DIGEST_MARK = "mikrotik-tailscale image-digest=";
 
+/** The digest recorded in a container comment, if any. */
+export function recordedDigest(comment: string | undefined): string | undefined {
+  if (!comment) return undefined;
+  const i = comment.indexOf(DIGEST_MARK);
+  if (i < 0) return undefined;
+  const d = comment.slice(i + DIGEST_MARK.length, i + DIGEST_MARK.length + 71);
+  return /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+}
+
 export type SwapPhase = "ready" | "preparing" | "fetching" | "extracting" | "swapping" | "verifying" | "committing" | "rolling-back" | "committed" | "rolled-back" | "failed" | "idle";
 export const TERMINAL_PHASES: ReadonlySet<SwapPhase> = new Set(["committed", "rolled-back", "failed", "idle"]);
 
@@ -94,7 +103,12 @@ export type Flavour = SwapOptions["flavour"];
 
 /** The script's name: the tool's one-off swap, or the self-update (the name its installer always used). */
 export function swapScriptName(plan: Plan, flavour: Flavour): string {
-  return flavour === "once" ? `mikrotik-tailscale-${plan.container.name}-swap` : `mikrotik-tailscale-update-${plan.container.name}`;
+  return flavour === "once" ? onceScriptName(plan.container.name) : `mikrotik-tailscale-update-${plan.container.name}`;
+}
+
+/** The one-off swap script of a container: it holds the new environment (the auth key) until the tool removes it. */
+export function onceScriptName(container: string): string {
+  return `mikrotik-tailscale-${container}-swap`;
 }
 
 /** The scheduler entry that runs the script after every boot, to finish or undo. */

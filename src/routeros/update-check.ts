@@ -18,17 +18,8 @@ import { stateOf } from "./schema/state.js";
  * upgrade() as always.
  */
 
-export { DIGEST_MARK } from "./swap.js";
-import { DIGEST_MARK } from "./swap.js";
-
-/** The digest recorded in a container comment, if any. */
-export function recordedDigest(comment: string | undefined): string | undefined {
-  if (!comment) return undefined;
-  const i = comment.indexOf(DIGEST_MARK);
-  if (i < 0) return undefined;
-  const d = comment.slice(i + DIGEST_MARK.length, i + DIGEST_MARK.length + 71);
-  return /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
-}
+export { DIGEST_MARK, recordedDigest } from "./swap.js";
+import { DIGEST_MARK, recordedDigest } from "./swap.js";
 
 /** A comment recording `digest`, keeping whatever else the comment said. */
 export function commentWithDigest(comment: string | undefined, digest: string): string {

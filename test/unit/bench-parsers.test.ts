@@ -175,7 +175,10 @@ test("cgroups: a memory cgroup's folder, peak and OOM kills (v1 and v2)", async 
 test("command line: steps, numbers and their limits; defaults", () => {
   const d = { workDir: "w", reportDir: "r" };
   const o = parseBenchArgs([], d);
-  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu"]);
+  assert.deepEqual(o.steps, ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu", "fleet"]);
+  assert.deepEqual([o.fleetRouters, o.fleetRuns], [100, 3]);
+  assert.deepEqual(parseBenchArgs(["--only", "fleet", "--fleet-routers", "30", "--fleet-runs", "1"], d).fleetRouters, 30);
+  assert.throws(() => parseBenchArgs(["--fleet-routers", "0"], d), /--fleet-routers must be a whole number from 1 to 1000/);
   assert.deepEqual(o.variants, ["small", "fast", "stock", "reference"]);
   assert.deepEqual([o.rateMbit, o.rateRuns, o.capsMiB], [100, 3, [96, 64]]);
   assert.deepEqual(parseBenchArgs(["--variants", "small+net, stock"], d).variants, ["small", "stock", "small+net"], "small always; fixed order");
@@ -200,7 +203,7 @@ test("command line: steps, numbers and their limits; defaults", () => {
   assert.throws(() => parseBenchArgs(["--seconds", "2.5"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["--bogus"], d), BenchUsageError);
   assert.throws(() => parseBenchArgs(["extra"], d), BenchUsageError);
-  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu"]);
+  assert.deepEqual(parseSteps("all"), ["flash", "memory", "throughput", "cap", "build", "vm-memory", "vm-cpu", "fleet"]);
   assert.throws(() => parseSteps(" , "), /names no step/);
 });
 

@@ -82,18 +82,18 @@ function sample(o: { arm64: number; ref64?: number; smallRss: number; refRss?: n
 
 test("targets: met, not met and not measured, at the boundaries", () => {
   const met = evaluateTargets(sample({ arm64: 3_900_000, ref64: 3_900_001, smallRss: 20_000, refRss: 20_000, slowRss: 40 * 1024, cap64: true, small: [95, 95, 95], stock: [100, 100, 100] }));
-  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "met", "met", "not measured", "not measured"]);
+  assert.deepEqual(met.map((t) => t.status), ["met", "met", "met", "met", "met", "met", "not measured", "not measured", "not measured", "not measured"]);
   const missed = evaluateTargets(sample({ arm64: 3_900_001, ref64: 3_900_001, smallRss: 20_001, refRss: 20_000, slowRss: 40 * 1024 + 1, cap64: false, small: [94, 94, 99], stock: [100, 100, 100] }));
-  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met", "not met", "not met", "not met", "not measured", "not measured"]);
+  assert.deepEqual(missed.map((t) => t.status), ["not met", "not met", "not met", "not met", "not met", "not met", "not measured", "not measured", "not measured", "not measured"]);
   assert.match(missed[0]!.measured, /3\.90 MB \(3,900,001 B = 3\.72 MiB\)/);
   assert.match(missed[1]!.measured, /small 3,900,001 B vs reference 3,900,001 B/);
   assert.match(missed[2]!.measured, /^94\.0% \(small 94 vs stock 100 Mbit\/s\)$/);
   assert.match(missed[3]!.measured, /receiver 40\.0 MiB, sender 40\.0 MiB/);
   assert.match(missed[4]!.measured, /^killed; peak 58\.6 MiB \/ 48\.8 MiB/);
   assert.match(missed[5]!.measured, /small 19\.5 MiB vs reference 19\.5 MiB/);
-  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), Array(8).fill("not measured"));
+  assert.deepEqual(evaluateTargets({ schema: 1 }).map((t) => t.status), Array(10).fill("not measured"));
   const noRef = evaluateTargets(sample({ arm64: 1, smallRss: 1, small: [1], stock: [1] }));
-  assert.deepEqual(noRef.map((t) => t.status), ["met", "not measured", "met", "not measured", "not measured", "not measured", "not measured", "not measured"]);
+  assert.deepEqual(noRef.map((t) => t.status), ["met", "not measured", "met", "not measured", "not measured", "not measured", "not measured", "not measured", "not measured", "not measured"]);
   // Issue 19's health check targets: 1/20 of the old check's CPU, 1 MiB of peak RSS, on every architecture measured.
   const call = (cpu: number, rss: number, cgroup = true) => ({ ...(cgroup ? { cgroupCpuMs: cpu } : {}), cpuMs: cpu, maxRssKiB: rss, wallMs: 1, exit: 0, line: "Running" });
   const vmRow = (arch: "amd64" | "arm64", newCpu: number, newRss: number) => ({
@@ -131,6 +131,40 @@ test("report: every section, machine and versions, and a pointer for what was no
   assert.match(md, /\| small \| \*\*1100\*\* \| 1000 \| 1200 \| 18\.2% \| 1100, 1200, 1000 \| 2 \| 68\.7% \|/);
   assert.match(md, /## Build time and reproducibility\n\n_Not measured yet: `npm run bench -- --only build`\._/);
   assert.match(md, /npm run bench -- --only flash,memory/);
+  assert.doesNotMatch(md, /undefined|NaN/);
+});
+
+test("fleet: the targets judged on the slowest run and the largest memory, at the boundaries; its section beside the others", () => {
+  const fleet = (wallMs: number[], rssKiB: number[], routers = 100): Results["fleet"] => ({
+    meta,
+    routers,
+    concurrency: 16,
+    versions: ["7.19", "7.26beta1"],
+    arches: ["arm64", "arm"],
+    runs: wallMs.map((w, i) => ({ wallMs: w, maxRssKiB: rssKiB[i]!, rowsRead: routers, exitCode: 0 })),
+    startup: { wallMs: 600, maxRssKiB: 100 * 1024, rowsRead: 0, exitCode: 0 },
+    note: "simulated here",
+  });
+  const at = (f: Results["fleet"]) => evaluateTargets({ schema: 1, fleet: f }).slice(8);
+  assert.deepEqual(at(fleet([9000, 10_000], [150 * 1024, 200 * 1024])).map((t) => t.status), ["met", "met"]);
+  const over = at(fleet([9000, 10_001], [200 * 1024 + 1, 1]));
+  assert.deepEqual(over.map((t) => t.status), ["not met", "not met"], "the slowest run and the largest peak decide");
+  assert.match(over[0]!.measured, /^10\.00 s over 100 routers \(2 runs; 16 at a time\)$/);
+  assert.match(over[1]!.measured, /^200\.0 MiB over 100 routers$/);
+  assert.deepEqual(at(fleet([1000], [1], 50)).map((t) => t.status), ["not measured", "not measured"], "fewer routers than the target names do not count");
+  const r = sample({ arm64: 3_900_000, smallRss: 20_000, small: [1], stock: [1] });
+  r.fleet = fleet([1540, 1570], [136 * 1024, 134 * 1024]);
+  const md = renderReport(r);
+  assert.match(md, /## Fleet status: 100 simulated routers\n\nMeasured 2026-01-02 03:04 UTC, commit 0123456789ab, on Test CPU, 2 cores, Node\.js v20\.0\.0\./);
+  const later = { ...meta, date: "2027-01-01T00:00:00.000Z", machine: { ...meta.machine, cpu: "Other CPU" } };
+  const md2 = renderReport({ ...r, fleet: { ...r.fleet!, meta: later } });
+  assert.match(md2, /\| machine \| Test CPU, 2 cores/, "the machine table stays the image runs' even when the fleet run is newer");
+  assert.match(md2, /^- fleet: 2027-01-01 00:00 UTC, commit 0123456789ab$/m);
+  assert.match(md, /\| 1 \| 1\.54 s \| 136\.0 MiB \| 100 of 100 \|/);
+  assert.match(md, /\| `routeros fleet --help` \(starting the tool alone\) \| 0\.60 s \| 100\.0 MiB \| – \|/);
+  assert.match(md, /\| `routeros fleet status` over 100 simulated routers within 10 s \(the slowest of the runs\) \| 1\.57 s over 100 routers \(2 runs; 16 at a time\) \| met \|/);
+  for (const h of ["## Flash: bytes on disk", "## Memory: tailscaled on amd64", "## Throughput", "## Build time and reproducibility", "## Reproducing"]) assert.ok(md.includes(h), h);
+  assert.deepEqual(mergeResults(r, { flash: r.flash }).fleet, r.fleet, "a run of other steps keeps the fleet section");
   assert.doesNotMatch(md, /undefined|NaN/);
 });
 

@@ -167,6 +167,9 @@ test("reads the docker-archive the image build writes (src/image)", () => {
   assert.deepEqual(info.repoTags, ["mikrotik-tailscale:v1.102.5-mt.2-armv5"]);
   assert.equal(versionFromText(info.repoTags[0]), "v1.102.5-mt.2");
   assert.equal(versionFromText("mikrotik-tailscale-1.102.5-armv5.tar"), "v1.102.5");
+  assert.equal(versionFromText("127.0.0.1:5000/owner/mikrotik-tailscale:stable"), undefined, "a registry's address is no version");
+  assert.equal(versionFromText("10.1.2.3:5000/owner/mikrotik-tailscale:v1.104.2-mt.1"), "v1.104.2-mt.1");
+  assert.equal(versionFromText("Program starting: v1.104.2, Go 1.26.0"), "v1.104.2");
 });
 
 function file(path: string, data: string): TarEntry {

@@ -9,10 +9,7 @@ import { test } from "node:test";
 import { stateOf } from "../../src/routeros/schema/state.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { deploy, type RunOptions } from "../../src/routeros/deploy.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
@@ -21,43 +18,7 @@ import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routero
 import { DIGEST_MARK, recordedDigest, upgradeIfChanged } from "../../src/routeros/update-check.js";
 import { projectRoot } from "../../src/paths.js";
 
-const REPO = "owner/mikrotik-tailscale";
-
-/** Serves /v2/ and the manifest of `stable`: an index whose per-platform digests the test sets. */
-async function fakeRegistry(): Promise<{ host: string; set(d: Record<string, string>): void; hits: () => number; close(): Promise<void> }> {
-  let digests: Record<string, string> = {};
-  let hits = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url === "/v2/") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-      return;
-    }
-    if (req.url === `/v2/${REPO}/manifests/stable`) {
-      hits++;
-      const manifests = Object.entries(digests).map(([p, digest]) => {
-        const [architecture, variant] = p.split("/");
-        return { mediaType: "application/vnd.oci.image.manifest.v1+json", digest, size: 654, platform: { os: "linux", architecture, ...(variant ? { variant } : {}) } };
-      });
-      const body = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests });
-      res.writeHead(200, {
-        "content-type": "application/vnd.oci.image.index.v1+json",
-        "docker-content-digest": `sha256:${createHash("sha256").update(body).digest("hex")}`,
-      });
-      res.end(req.method === "HEAD" ? undefined : body);
-      return;
-    }
-    res.writeHead(404, { "content-type": "application/json" });
-    res.end(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    set: (d) => (digests = d),
-    hits: () => hits,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { fakeRegistry, REPO } from "../support/fake-registry.js";
 
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 

@@ -12,6 +12,8 @@ import { atomicWriteFile, writeSecretFile } from "../../util/fsx.js";
 import { startSimulator } from "../../routeros/simulator/server.js";
 import { upgradeIfChanged, upgradeRecordingDigest } from "../../routeros/update-check.js";
 import { updateScriptCommand } from "../../routeros/update-command.js";
+import { fleetCommand } from "./fleet.js";
+import { err, interruptible, seconds } from "./routeros-shared.js";
 
 /*
  * `mikrotik-tailscale routeros ...`: a thin layer over src/routeros. Progress
@@ -37,10 +39,6 @@ const runOpts = {
   settle: { type: "string" },
 } as const;
 
-function err(line: string): void {
-  process.stderr.write(line + "\n");
-}
-
 function configPath(args: ParsedArgs): string {
   return stringOpt(args, "config") ?? args.positionals[0] ?? "router.yaml";
 }
@@ -51,14 +49,6 @@ function loadConfig(args: ParsedArgs): RouterConfig {
   if (typeof v === "string") c = forVersion(c, v);
   for (const w of c.warnings) err(`warning: ${w}`);
   return c;
-}
-
-function seconds(args: ParsedArgs, name: string): number | undefined {
-  const v = stringOpt(args, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name}: expected a number of seconds, got '${v}'`);
-  return n * 1000;
 }
 
 function client(args: ParsedArgs, config?: RouterConfig): RestClient {
@@ -73,22 +63,6 @@ function client(args: ParsedArgs, config?: RouterConfig): RestClient {
   });
   for (const w of warnings) err(w);
   return new RestClient(target);
-}
-
-/**
- * Ctrl-C while a command waits for the router: the first one stops waiting
- * (a swap the router runs goes on; the command says how to see the result),
- * a second one ends the process at once.
- */
-function interruptible(): { signal: AbortSignal; done(): void } {
-  const ac = new AbortController();
-  const onSigint = () => {
-    if (ac.signal.aborted) process.exit(130);
-    err("interrupted: stopping (Ctrl-C again to quit at once)");
-    ac.abort();
-  };
-  process.on("SIGINT", onSigint);
-  return { signal: ac.signal, done: () => process.off("SIGINT", onSigint) };
 }
 
 function runOptions(args: ParsedArgs, c: RestClient, config: RouterConfig, imageOverride?: string): RunOptions {
@@ -301,6 +275,6 @@ const simulateCommand: Command = {
 export const routerosCommand: Command = {
   name: "routeros",
   summary: "generate a router's setup, deploy, upgrade and check it (RouterOS REST API)",
-  usage: ["routeros <script|app|deploy|upgrade|status> [options]", "routeros <command> --help"],
-  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, certificateCommand, simulateCommand, updateScriptCommand],
+  usage: ["routeros <script|app|deploy|upgrade|status> [options]", "routeros fleet <status|deploy|upgrade> -i inventory.yaml [options]", "routeros <command> --help"],
+  subcommands: [scriptCommand, appCommand, deployCommand, upgradeCommand, statusCommand, certificateCommand, simulateCommand, updateScriptCommand, fleetCommand],
 };
