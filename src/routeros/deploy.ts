@@ -9,7 +9,7 @@ import type { RosRecord } from "./rest.js";
 import { stateOf } from "./schema/state.js";
 import { RUNNING, say, type RunOptions, type RunResult } from "./session.js";
 import { runSwap, settleLeftovers, swapResult, type SwapRequest } from "./swap-run.js";
-import type { SwapEnv, SwapMount } from "./swap.js";
+import { recordedDigest, type SwapEnv, type SwapMount } from "./swap.js";
 import { provideImage, sweepStaleImages } from "./transport.js";
 
 export { preflight, prepare, detectRouterArch, checkLocalImage, type RouterFacts, type Prepared } from "./preflight.js";
@@ -231,8 +231,16 @@ export async function upgrade(o: RunOptions, prepared?: Prepared, extra: { diges
   const info = await checkLocalImage(config, plan.container.image);
   const to = info?.version ?? versionFromText(plan.container.image.kind === "remote" ? plan.container.image.ref : "") ?? undefined;
   const from = versionFromText(cur.tag) ?? (cur.tag || undefined);
-  if (info?.version && from && info.version === from && !o.force) {
-    return { changes: [], notes: [...ctx.notes, `container ${name} already runs ${from}; nothing to do (--force replaces it anyway)`], status: stateOf(cur), facts, from, to };
+  const img = plan.container.image;
+  // Only exact answers: a file's own tag, or the registry digest the container recorded when it proved itself.
+  const already =
+    info?.version && from && info.version === from
+      ? `container ${name} already runs ${from}`
+      : img.kind === "remote" && extra.digest && recordedDigest(cur.comment) === extra.digest
+        ? `container ${name} already runs ${img.ref} as the registry has it now (${extra.digest.slice(0, 19)}...)`
+        : undefined;
+  if (already && !o.force) {
+    return { changes: [], notes: [...ctx.notes, `${already}; nothing to do (--force replaces it anyway)`], status: stateOf(cur), facts, from, to };
   }
   if (o.dryRun) {
     await applySteps(ctx, plan.before.filter((s) => !isSlotStep(s)));

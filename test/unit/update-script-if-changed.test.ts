@@ -15,7 +15,7 @@ import { deploy, type RunOptions } from "../../src/routeros/deploy.js";
 import type { RosRecord } from "../../src/routeros/rest.js";
 import { makeFixtureImage } from "../support/routeros-fixture.js";
 import { startTestbed, TESTBED_PASSWORD, type Testbed } from "../support/routeros-testbed.js";
-import { DIGEST_MARK, recordedDigest, upgradeIfChanged } from "../../src/routeros/update-check.js";
+import { DIGEST_MARK, recordedDigest, upgradeIfChanged, upgradeRecordingDigest } from "../../src/routeros/update-check.js";
 import { projectRoot } from "../../src/paths.js";
 
 import { fakeRegistry, REPO } from "../support/fake-registry.js";
@@ -144,6 +144,52 @@ test("--if-changed needs a registry image; the CLI flag reaches it", async () =>
     assert.equal(two.code, 0, two.err);
     assert.match(two.out, /^no changes; container tailscale: running/);
     assert.match(two.err, /nothing to do/);
+  } finally {
+    await tb.close();
+    await reg.close();
+  }
+});
+
+test("a plain upgrade of a registry image records its digest; run again with the registry unchanged, it has nothing to do (--force swaps anyway)", async () => {
+  const reg = await fakeRegistry();
+  const registry: Record<string, Buffer> = {};
+  const tb = await startTestbed({ version: "7.24", registry });
+  try {
+    const ref = `${reg.host}/${REPO}:stable`;
+    registry[ref] = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.102.5", release: 1 });
+    reg.set({ amd64: D(1), "arm64/v8": D(2) });
+    const o = options(tb, yaml(ref));
+    await deploy(o);
+    const first = (await containers(tb)).find((c) => c.name === "tailscale")!;
+
+    let r = await upgradeRecordingDigest(o);
+    assert.ok(r.changes.length > 0, "replaced once: deploy recorded no digest");
+    let c = (await containers(tb)).find((x) => x.name === "tailscale")!;
+    assert.notEqual(c[".id"], first[".id"]);
+    assert.equal(recordedDigest(c.comment), D(2));
+
+    const before = tb.running.sim.mutations;
+    r = await upgradeRecordingDigest(o);
+    assert.deepEqual(r.changes, []);
+    assert.ok(r.notes.some((n) => /already runs .*:stable as the registry has it now \(sha256:2{12}\.\.\.\); nothing to do/.test(n)), r.notes.join("; "));
+    assert.equal(tb.running.sim.mutations, before, "no change on the router");
+
+    // Another platform's image changed: still the same for this router.
+    reg.set({ amd64: D(3), "arm64/v8": D(2) });
+    assert.deepEqual((await upgradeRecordingDigest(o)).changes, []);
+
+    r = await upgradeRecordingDigest({ ...o, force: true });
+    assert.ok(r.changes.length > 0, "--force replaces it");
+    c = (await containers(tb)).find((x) => x.name === "tailscale")!;
+    assert.equal(stateOf(c), "running");
+    assert.equal(recordedDigest(c.comment), D(2));
+
+    // The tag moved: replaced, the new digest recorded.
+    reg.set({ amd64: D(3), "arm64/v8": D(4) });
+    registry[ref] = makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.102.5", release: 2 });
+    r = await upgradeRecordingDigest(o);
+    assert.ok(r.changes.length > 0);
+    assert.equal(recordedDigest((await containers(tb)).find((x) => x.name === "tailscale")!.comment), D(4));
   } finally {
     await tb.close();
     await reg.close();
