@@ -34,6 +34,10 @@ const npmEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "fa
 test("the packed package, installed into an empty folder, prints a RouterOS script from its compiled lib/ and shipped data", { timeout: 600_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), "mt-package-"));
   try {
+    // What an earlier compile left for a source deleted since must not ship.
+    const stale = join(projectRoot, "lib", "stale-from-a-deleted-source.js");
+    mkdirSync(join(projectRoot, "lib"), { recursive: true });
+    writeFileSync(stale, "export {};\n");
     const packed = await run("npm", ["pack", "--pack-destination", work], projectRoot, npmEnv);
     assert.equal(packed.code, 0, `npm pack failed:\n${packed.err}`);
     const tarballs = readdirSync(work).filter((f) => f.endsWith(".tgz"));
@@ -59,6 +63,7 @@ test("the packed package, installed into an empty folder, prints a RouterOS scri
     assert.match(r.out, /^\s*\/interface\/veth\/add /m);
     assert.equal(r.out, readFileSync(join(golden, "7.24.rsc"), "utf8"), "the installed package prints what the checkout prints");
     assert.ok(existsSync(join(pkg, "lib", "cli", "main.js")), "lib/ is in the package");
+    assert.ok(!existsSync(join(pkg, "lib", "stale-from-a-deleted-source.js")), "lib/ is compiled afresh for the package");
     assert.ok(existsSync(join(pkg, "data", "routeros-schema", "index.json")), "data/routeros-schema is in the package");
   } finally {
     rmSync(work, { recursive: true, force: true });
