@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,8 +20,10 @@ test("no command prints help and exits 2; --help exits 0", () => {
   assert.match(cli(["build", "--help"]).out, /--profile/);
 });
 
-test("usage errors exit 2 with one line naming the problem, and write nothing", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "mt-cli-")), "dist");
+test("usage errors exit 2 with one line naming the problem, and write nothing", (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), "mt-cli-"));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const out = join(tmp, "dist");
   const cases: [string[], RegExp][] = [
     [["nope"], /unknown command 'nope'/],
     [["build", "--arch", "mips", "--out", out], /unknown architecture 'mips'/],
@@ -39,10 +41,11 @@ test("usage errors exit 2 with one line naming the problem, and write nothing", 
   assert.equal(existsSync(out), false, "no output folder after a usage error");
 });
 
-test("a missing build tool fails before any work: exit 1, one line naming it and the fix, nothing written", () => {
+test("a missing build tool fails before any work: exit 1, one line naming it and the fix, nothing written", (t) => {
   const tmp = mkdtempSync(join(tmpdir(), "mt-notools-"));
   // A PATH holding node and nothing else: no go, no gcc, no upx.
   const emptyPath = mkdtempSync(join(tmpdir(), "mt-path-"));
+  t.after(() => [tmp, emptyPath].forEach((d) => rmSync(d, { recursive: true, force: true })));
   symlinkSync(process.execPath, join(emptyPath, "node"));
   const out = join(tmp, "dist");
   const r = cli(["build", "--arch", "armv5", "--out", out], { ...process.env, PATH: emptyPath });

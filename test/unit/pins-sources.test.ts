@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -92,6 +92,7 @@ test("a pinned download is used only when its sha256 matches; a mismatch is an i
     );
   } finally {
     await srv.close();
+    rmSync(cache, { recursive: true, force: true });
     if (prev === undefined) delete process.env.MIKROTIK_TAILSCALE_CACHE;
     else process.env.MIKROTIK_TAILSCALE_CACHE = prev;
   }

@@ -5,15 +5,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpio, S_IFDIR, S_IFREG, treeEntries } from "../support/cpio.js";
 import { runCmd } from "../support/netns.js";
 import { moduleDepends } from "../support/vm.js";
 
-test("cpio: a real cpio unpacks our newc archive: directories, modes, file bytes (odd lengths), symlinks; a second archive appended", async () => {
+test("cpio: a real cpio unpacks our newc archive: directories, modes, file bytes (odd lengths), symlinks; a second archive appended", async (t) => {
   const src = mkdtempSync(join(tmpdir(), "mt-cpio-src-"));
+  t.after(() => rmSync(src, { recursive: true, force: true }));
   mkdirSync(join(src, "bin"));
   writeFileSync(join(src, "bin", "tool"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
   writeFileSync(join(src, "odd"), Buffer.from([1, 2, 3, 4, 5]), { mode: 0o640 });
@@ -25,6 +26,7 @@ test("cpio: a real cpio unpacks our newc archive: directories, modes, file bytes
   ]);
   assert.equal(base.length % 4, 0, "newc archives stay 4-byte aligned");
   const out = mkdtempSync(join(tmpdir(), "mt-cpio-out-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
   for (const [i, a] of [base, extra].entries()) {
     const f = join(out, `..${i}.cpio`);
     writeFileSync(f, a);
