@@ -55,7 +55,9 @@ export function resolveTarget(o: TargetOptions): ResolvedTarget {
         [o.caFile, "--ca-file", "ROUTEROS_CA_FILE"],
         [o.tlsServerName, "--tls-server-name", "ROUTEROS_TLS_SERVER_NAME"],
       ] as const
-    ).flatMap(([opt, flag, name]) => (opt ? [flag] : opt === undefined && env[name] ? [name] : []));
+    )
+      .flatMap(([opt, flag, name]): string[] => (opt ? [flag] : opt === undefined && env[name] ? [name] : []))
+      .concat(o.insecure ? ["--insecure"] : []);
     if (tls.length) {
       const names = tls.length === 1 ? `${tls[0]} has` : `${tls.slice(0, -1).join(", ")} and ${tls.at(-1)} have`;
       throw new CredentialsUsageError(`${names} no effect with an http:// router: use https://, or leave ${tls.length === 1 ? "it" : "them"} out`);

@@ -121,6 +121,8 @@ test("TLS options cannot go with an http:// router: a usage error naming the opt
   usage({ router: "http://admin@r", tlsServerName: "r.example", env }, /^--tls-server-name has no effect/);
   usage({ router: "http://admin@r", env: { ...env, ROUTEROS_TLS_FINGERPRINT: fp, ROUTEROS_TLS_SERVER_NAME: "r.example" } }, /^ROUTEROS_TLS_FINGERPRINT and ROUTEROS_TLS_SERVER_NAME have no effect/);
   usage({ configRouter: "http://admin@r", env: { ...env, ROUTEROS_CA_FILE: "/nonexistent/ca.pem" } }, /^ROUTEROS_CA_FILE has no effect/);
+  usage({ router: "http://admin@r", insecure: true, env }, /^--insecure has no effect with an http:\/\/ router/);
+  usage({ router: "http://admin@r", insecure: true, caFile: "/nonexistent/ca.pem", env }, /^--ca-file and --insecure have no effect/);
   // Plain http without them still works, with its warning.
   const r = resolveTarget({ router: "http://admin@r", env: { ROUTEROS_PASSWORD: "pw" } });
   assert.equal(r.target.origin, "http://r");
