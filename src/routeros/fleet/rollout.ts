@@ -400,12 +400,20 @@ async function deployNeed(o: RolloutOptions, r: FleetRouter, signal: AbortSignal
   }
 }
 
+const warningsSaid = new WeakMap<RolloutOptions, Set<string>>();
+
 /** Deploys or upgrades one router with the single-router functions. */
 async function changeOne(o: RolloutOptions, r: FleetRouter, row: FleetRow | undefined, signal: AbortSignal): Promise<Partial<RouterResult>> {
   const client = new RestClient(r.target);
   try {
     const config = routerConfig(o.shared, r.inventory, await identify(client));
-    for (const w of config.warnings) o.log?.(`  ${r.name}: warning: ${w}`);
+    // The same warning (a RouterOS newer than any tree, say) is said for the first router it concerns, not for each.
+    const said = warningsSaid.get(o) ?? new Set<string>();
+    warningsSaid.set(o, said);
+    for (const w of config.warnings) {
+      if (!said.has(w)) o.log?.(`  ${r.name}: warning: ${w}`);
+      said.add(w);
+    }
     const run: RunOptions = {
       ...o.run,
       client,
