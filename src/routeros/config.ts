@@ -75,9 +75,9 @@ const ImageSchema = z
   .object({
     /** A local docker-archive .tar; deploy serves it to the router; `{arch}` is replaced by the arch name. */
     file: z.string().min(1).optional(),
-    /** An http(s) URL the router can fetch the .tar from itself. */
+    /** An http(s) URL the router can fetch the .tar from itself; `{arch}` and `{version}` as for `file`. */
     url: z.string().url().optional(),
-    /** A .tar that is already on the router. */
+    /** A .tar that is already on the router; `{arch}` and `{version}` as for `file`. */
     routerFile: RouterPath.optional(),
     /** A registry reference, e.g. registry.example.com/owner/mikrotik-tailscale:stable. */
     remote: z.string().regex(/^[a-z0-9][\w.\-/:@]*$/i, "must be a registry reference such as registry.example.com/owner/image:tag").optional(),

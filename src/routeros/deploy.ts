@@ -1,5 +1,5 @@
 import { FailureError } from "../errors.js";
-import { versionFromText, type ImageInfo } from "./image.js";
+import { matchNamedVersion, versionFromText, versionInName, type ImageInfo } from "./image.js";
 import { RouterMismatchError } from "./errors.js";
 import { findContainer, getContainer, startContainer, waitExtracted, removeContainer } from "./lifecycle.js";
 import type { Fields, ItemStep, Plan, PlannedImage, Step } from "./plan.js";
@@ -229,16 +229,23 @@ export async function upgrade(o: RunOptions, prepared?: Prepared, extra: { diges
   const cur = await findContainer(client, plan);
   if (!cur) throw new FailureError(`there is no container '${name}' on the router: run 'routeros deploy' first`);
   const info = await checkLocalImage(config, plan.container.image);
-  const to = info?.version ?? versionFromText(plan.container.image.kind === "remote" ? plan.container.image.ref : "") ?? undefined;
-  const from = versionFromText(cur.tag) ?? (cur.tag || undefined);
   const img = plan.container.image;
-  // Only exact answers: a file's own tag, or the registry digest the container recorded when it proved itself.
+  const source = img.kind === "url" ? img.url : img.kind === "routerFile" ? img.routerPath : undefined;
+  const named = source ? versionInName(source) : undefined;
+  const to = info?.version ?? named ?? versionFromText(img.kind === "remote" ? img.ref : "") ?? undefined;
+  const from = versionFromText(cur.tag) ?? (cur.tag || undefined);
+  const byName = matchNamedVersion(from, named);
+  // A file's own tag, the registry digest the container recorded when it proved itself, or the version a file name gives.
   const already =
     info?.version && from && info.version === from
       ? `container ${name} already runs ${from}`
       : img.kind === "remote" && extra.digest && recordedDigest(cur.comment) === extra.digest
         ? `container ${name} already runs ${img.ref} as the registry has it now (${extra.digest.slice(0, 19)}...)`
-        : undefined;
+        : byName === "same"
+          ? `container ${name} already runs ${from}, the version ${source} names`
+          : byName === "same-version"
+            ? `container ${name} runs ${from}; ${source} names ${named} but not its -mt build, so it is taken as the same image (a file named with its build, ...-${named}-mt.N-<arch>.tar, is compared exactly)`
+            : undefined;
   if (already && !o.force) {
     return { changes: [], notes: [...ctx.notes, `${already}; nothing to do (--force replaces it anyway)`], status: stateOf(cur), facts, from, to };
   }

@@ -103,3 +103,21 @@ export function versionFromText(s: string | undefined): string | undefined {
   const m = /(?<![\w.])v?(\d+\.\d+\.\d+(?:-mt\.\d+)?)(?![\d.]*\.\d)/.exec(s);
   return m ? `v${m[1]}` : undefined;
 }
+
+/** The version a file name or URL names (`.../mikrotik-tailscale-v1.104.2-arm64.tar` names v1.104.2). */
+export function versionInName(pathOrUrl: string): string | undefined {
+  return versionFromText(pathOrUrl.split("/").pop());
+}
+
+/**
+ * A version named by a file name against the one a container runs. Release
+ * file names carry the Tailscale version but not the `-mt.N` build, so
+ * v1.104.2 matches v1.104.2-mt.3 only as far as the name tells
+ * ("same-version"); a name with its build matches exactly or not at all.
+ */
+export function matchNamedVersion(running: string | undefined, named: string | undefined): "same" | "same-version" | "different" | "unknown" {
+  if (!running || !named) return "unknown";
+  if (running === named) return "same";
+  if (!/-mt\.\d+$/.test(named) && running.startsWith(`${named}-mt.`)) return "same-version";
+  return "different";
+}

@@ -128,9 +128,14 @@ function joinUnder(dir: string, file: string): string {
  * builds (the `vX.Y.Z` in the names `npm run images` writes).
  */
 export function localImagePath(config: RouterConfig, path: string): string {
-  let p = path.replaceAll("{arch}", config.arch.name);
-  if (p.includes("{version}")) p = p.replaceAll("{version}", loadGoModPins().tailscaleVersion);
-  return resolve(config.baseDir, p);
+  return resolve(config.baseDir, withPlaceholders(config, path));
+}
+
+/** `{arch}` and `{version}` in an image's file name, path or URL: one file per architecture, as the build names them. */
+export function withPlaceholders(config: RouterConfig, text: string): string {
+  let t = text.replaceAll("{arch}", config.arch.name);
+  if (t.includes("{version}")) t = t.replaceAll("{version}", loadGoModPins().tailscaleVersion);
+  return t;
 }
 
 /** The image a run uses: `override` (upgrade --image: a .tar path or a registry reference), else the config's. */
@@ -153,9 +158,9 @@ export function planImage(config: RouterConfig, override?: string): PlannedImage
       return { kind: "file", localPath, fileName, routerPath: joinUnder(dir, fileName) };
     }
     case "url":
-      return { kind: "url", url: s.url, routerPath: joinUnder(dir, s.fileName) };
+      return { kind: "url", url: withPlaceholders(config, s.url), routerPath: joinUnder(dir, withPlaceholders(config, s.fileName)) };
     case "routerFile":
-      return { kind: "routerFile", routerPath: s.path };
+      return { kind: "routerFile", routerPath: withPlaceholders(config, s.path) };
     case "remote":
       return { kind: "remote", ref: s.ref };
   }

@@ -1,6 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { deploy, status, upgrade, formatStatus, type RunOptions } from "../../src/routeros/deploy.js";
 import {
   ConfigError,
@@ -325,6 +327,49 @@ describe("upgrade", () => {
       const cs = await get(tb, "container");
       assert.deepEqual(cs.map((c) => [c.name, stateOf(c), c.tag]), [["tailscale", "running", "mikrotik-tailscale:v1.98.5-mt.1-arm64"]]);
     });
+  });
+
+  test("an image from a URL: a file name without the -mt build is taken as the version the container runs; a name with its build is compared exactly; --force swaps anyway", async () => {
+    const served = new Map<string, Buffer>();
+    const web = createHttpServer((req, res) => {
+      const body = served.get(decodeURIComponent(req.url ?? ""));
+      if (body) res.writeHead(200, { "content-length": body.length }).end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => web.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+    try {
+      await withBed({ version: "7.24" }, async (tb) => {
+        served.set("/mikrotik-tailscale-1.98.5-arm64.tar", makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.98.5", release: 3 }));
+        served.set("/mikrotik-tailscale-v1.98.5-mt.4-arm64.tar", makeFixtureImage({ arch: "arm64", tailscaleVersion: "1.98.5", release: 4 }));
+        const text = (file: string) => yaml("7.24").replace('image: { file: "mikrotik-tailscale-1.98.5-{arch}.tar" }', `image: { url: "${base}/${file}" }`);
+        await deploy(opts(tb, text("mikrotik-tailscale-1.98.5-{arch}.tar")));
+        const first = (await get(tb, "container"))[0]!;
+        assert.equal(first.tag, "mikrotik-tailscale:v1.98.5-mt.3-arm64");
+
+        const m0 = tb.running.sim.mutations;
+        const same = await upgrade(opts(tb, text("mikrotik-tailscale-1.98.5-{arch}.tar")));
+        assert.deepEqual(same.changes, []);
+        assert.match(same.notes.join("\n"), /runs v1\.98\.5-mt\.3; .*mikrotik-tailscale-1\.98\.5-arm64\.tar names v1\.98\.5 but not its -mt build, so it is taken as the same image .*; nothing to do \(--force replaces it anyway\)/);
+        assert.equal(tb.running.sim.mutations, m0, "nothing changed on the router");
+
+        const newer = await upgrade(opts(tb, text("mikrotik-tailscale-v1.98.5-mt.4-{arch}.tar")));
+        assert.equal(newer.from, "v1.98.5-mt.3");
+        assert.equal(newer.to, "v1.98.5-mt.4");
+        assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.4-arm64");
+        const again = await upgrade(opts(tb, text("mikrotik-tailscale-v1.98.5-mt.4-{arch}.tar")));
+        assert.deepEqual(again.changes, []);
+        assert.match(again.notes.join("\n"), /already runs v1\.98\.5-mt\.4, the version .* names; nothing to do/);
+
+        const forced = await upgrade(opts(tb, text("mikrotik-tailscale-1.98.5-{arch}.tar"), { force: true }));
+        assert.ok(forced.changes.length > 0);
+        const [c] = await get(tb, "container");
+        assert.equal(c!.tag, "mikrotik-tailscale:v1.98.5-mt.3-arm64", "--force put the named file in, whatever its build");
+        assert.equal(stateOf(c!), "running");
+      });
+    } finally {
+      await new Promise((r) => web.close(r));
+    }
   });
 
   test("an upgrade without a deployed container says to deploy first", async () => {

@@ -8,6 +8,7 @@ import { parseInventory, selectRouters, type Inventory } from "../../src/routero
 import { fleetRouter, loadSharedConfig, routerConfig } from "../../src/routeros/fleet/routers.js";
 import { planRollout, parseAmount } from "../../src/routeros/fleet/plan.js";
 import { mapBounded } from "../../src/routeros/fleet/runner.js";
+import { upgradeNeed } from "../../src/routeros/fleet/read.js";
 import { ConfigError, CredentialsUsageError } from "../../src/routeros/errors.js";
 import { MikrotikTailscaleError, UsageError } from "../../src/errors.js";
 
@@ -354,4 +355,17 @@ test("examples/fleet.yaml reads, and every router's config resolves over example
   assert.deepEqual([c.container.name, c.container.hostname, c.arch.name], ["ts", "dc-edge", "amd64"]);
   assert.deepEqual(routerConfig(shared, router(i, "branch-02"), { version: "7.24", arch: "arm" }).tailscale.advertiseRoutes.map((p) => p.text), ["192.168.10.0/24"]);
   assert.deepEqual(router(i, "branch-01").settings.password, { env: "ROUTEROS_PASSWORD_BRANCH" });
+});
+
+test("what upgrade would change for a file image: its version compared with the container's; a name without the -mt build matches only as far as it tells", () => {
+  const c = (imageVersion: string) => ({ state: "running", tag: `mikrotik-tailscale:${imageVersion}-arm64`, imageVersion });
+  const url = (version?: string) => ({ kind: "url" as const, what: "https://files.example/x.tar", ...(version ? { version } : {}) });
+  assert.deepEqual(upgradeNeed(c("v1.104.2-mt.3"), url("v1.104.2-mt.3"), "tailscale"), { needed: false, from: "v1.104.2-mt.3", to: "v1.104.2-mt.3", text: "none" });
+  const loose = upgradeNeed(c("v1.104.2-mt.3"), url("v1.104.2"), "tailscale");
+  assert.equal(loose.needed, false, "not replaced on every run");
+  assert.match(loose.text, /^none \(the file name gives v1\.104\.2, not its build\)$/);
+  assert.deepEqual(upgradeNeed(c("v1.104.2-mt.3"), url("v1.104.2-mt.4"), "tailscale"), { needed: true, from: "v1.104.2-mt.3", to: "v1.104.2-mt.4", text: "v1.104.2-mt.3 -> v1.104.2-mt.4" });
+  assert.equal(upgradeNeed(c("v1.104.2-mt.3"), url("v1.104.3"), "tailscale").needed, true);
+  assert.equal(upgradeNeed(c("v1.104.20-mt.1"), url("v1.104.2"), "tailscale").needed, true, "v1.104.2 is not a prefix match of v1.104.20");
+  assert.match(upgradeNeed(c("v1.104.2-mt.3"), url(), "tailscale").text, /names no version/);
 });

@@ -1,6 +1,6 @@
 import type { RouterConfig } from "../config.js";
 import { RouterAuthError, RouterTlsError, RouterUnreachableError } from "../errors.js";
-import { imageMatchesArch, imagePlatform, readImageInfo, versionFromText, type ImageInfo } from "../image.js";
+import { imageMatchesArch, imagePlatform, matchNamedVersion, readImageInfo, versionFromText, versionInName, type ImageInfo } from "../image.js";
 import { planImage } from "../plan.js";
 import { RestClient } from "../rest.js";
 import { status } from "../status.js";
@@ -97,9 +97,9 @@ export class Targets {
         }
       }
       case "url":
-        return { kind: "url", what: img.url, version: versionFromText(img.url.split("/").pop()) };
+        return { kind: "url", what: img.url, version: versionInName(img.url) };
       case "routerFile":
-        return { kind: "routerFile", what: img.routerPath, version: versionFromText(img.routerPath.split("/").pop()) };
+        return { kind: "routerFile", what: img.routerPath, version: versionInName(img.routerPath) };
       case "remote": {
         const key = `${img.ref}|${config.arch.name}|${config.image.registryUrl ?? ""}`;
         let p = this.digests.get(key);
@@ -136,8 +136,15 @@ export function upgradeNeed(c: FleetRow["container"], t: Target | undefined, nam
     return { needed: true, from, ...(t.version ? { to: t.version } : {}), text: c.digest ? `${short(c.digest)} -> ${short(t.digest)}` : `replace: no digest recorded -> ${short(t.digest)}` };
   }
   if (!t.version) return { needed: true, from, text: `replace (${t.what} names no version)` };
-  if (from === t.version) return { needed: false, from, to: t.version, text: "none" };
-  return { needed: true, from, to: t.version, text: `${from ?? "?"} -> ${t.version}` };
+  switch (matchNamedVersion(from, t.version)) {
+    case "same":
+      return { needed: false, from, to: t.version, text: "none" };
+    // Taken as the same image, as `routeros upgrade` takes it: replacing every router on every run would cost each an outage.
+    case "same-version":
+      return { needed: false, from, to: from, text: `none (the file name gives ${t.version}, not its build)` };
+    default:
+      return { needed: true, from, to: t.version, text: `${from ?? "?"} -> ${t.version}` };
+  }
 }
 
 export function errorKind(e: Error): ErrorKind {
