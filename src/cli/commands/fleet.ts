@@ -118,9 +118,10 @@ function rolloutCommand(command: FleetCommand): Command {
       `fleet ${verb} -i fleet.yaml [-c router.yaml] [--limit GROUP,ROUTER] [--image FILE-with-{arch}.tar | registry/ref:tag] [--dry-run]`,
       `fleet ${verb} ... [--canary 1] [--canary-settle 60] [--wave-size 10 | 25%] [--wave-settle 30] [--max-failures 0 | 10%] [--concurrency 16]`,
       `fleet ${verb} ... [--state fleet.yaml.rollout.json] [--restart] [--json] [--verbose] [--serve-address ADDR] [--timeout SECONDS] [--settle SECONDS]`,
+      ...(command === "upgrade" ? ["fleet upgrade ... --force   # replace routers that already run the target too (a re-run resumes; it does not replace them twice)"] : []),
       "passwords: ROUTEROS_PASSWORD_<ROUTER>, password_env / password_file in the inventory, or ROUTEROS_PASSWORD / ROUTEROS_PASSWORD_FILE for all",
     ],
-    options: { ...common, ...rolloutOpts, ...(command === "deploy" ? { "update-secrets": { type: "boolean" } } : {}) },
+    options: { ...common, ...rolloutOpts, ...(command === "deploy" ? { "update-secrets": { type: "boolean" } } : { force: { type: "boolean" } }) },
     async run(args) {
       // The command line first: a usage error before any file is read.
       const inv = inventoryPath(args);
@@ -148,6 +149,7 @@ function rolloutCommand(command: FleetCommand): Command {
           readTimeoutMs: settle.read,
           statePath,
           restart: boolOpt(args, "restart"),
+          force: command === "upgrade" && boolOpt(args, "force"),
           dryRun: boolOpt(args, "dry-run"),
           run: {
             serveAddress: stringOpt(args, "serve-address"),

@@ -72,6 +72,8 @@ export interface RolloutOptions {
   statePath: string;
   /** Forget the state file: the canary runs again. */
   restart?: boolean;
+  /** upgrade: replace routers that already run the target too (resumable: those this forced rollout replaced are not replaced twice). */
+  force?: boolean;
   /** Only read and plan: print the canary and the waves, change nothing. */
   dryRun?: boolean;
   /** Passed to every deploy/upgrade (timeouts, settle time, serve address, polling). */
@@ -206,11 +208,12 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
   }
 
   // 2. The target and the state of an earlier run for it.
+  const forced = !!o.force && o.command === "upgrade";
   const ids = [...new Set([...rows.values()].map((row) => targetIdentity(row.target)).filter((x): x is string => !!x))].sort();
   const versions = [...new Set([...rows.values()].map((row) => row.target?.version ?? row.target?.what).filter((x): x is string => !!x))].sort();
   const targetText = versions.join(", ") || "the configured image";
   const key = createHash("sha256")
-    .update(JSON.stringify({ command: o.command, image: o.imageOverride ?? null, ids, config: o.command === "deploy" ? o.shared.text : null }))
+    .update(JSON.stringify({ command: o.command, image: o.imageOverride ?? null, ids, config: o.command === "deploy" ? o.shared.text : null, ...(forced ? { force: true } : {}) }))
     .digest("hex")
     .slice(0, 16);
   let state = o.restart ? undefined : loadState(o.statePath);
@@ -219,6 +222,8 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     state = undefined;
   }
   const resumed = !!state;
+  // A forced rollout that ended with every router done is over: forcing again is a new round.
+  if (state && forced && Object.values(state.routers).every((x) => DONE.has(x.outcome)) && !state.halted) state = undefined;
   state ??= newState(o.command, key, targetText);
   state.targetText = targetText;
   state.halted = null;
@@ -229,6 +234,23 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     state!.routers[res.router] = { outcome: res.outcome, at: new Date().toISOString(), ...(res.group ? { group: res.group } : {}), ...(res.before ? { from: res.before } : {}), ...(res.after ? { to: res.after } : {}), ...(res.detail ? { detail: res.detail } : {}) };
   };
 
+  if (forced) {
+    // At the target too, unless this forced rollout already replaced it (a resume).
+    const again = new Set(o.routers.filter((r) => results.get(r.name)!.outcome === "at-target" && state!.routers[r.name]?.outcome !== "upgraded").map((r) => r.name));
+    for (const n of again) {
+      const res = results.get(n)!;
+      res.outcome = "not-started";
+      delete res.after;
+      const t = tidy.indexOf(n);
+      if (t >= 0) tidy.splice(t, 1);
+    }
+    for (const n of o.routers.map((r) => r.name)) {
+      const res = results.get(n)!;
+      if (res.outcome === "at-target" && state.routers[n]?.outcome === "upgraded") res.detail = "replaced by this forced rollout already";
+    }
+    const order = o.routers.map((r) => r.name).filter((n) => again.has(n) || pending.includes(n));
+    pending.splice(0, pending.length, ...order);
+  }
   const plan = planRollout({ pending, canary: o.canary, waveSize: o.waveSize, maxFailures: o.maxFailures, canaryPassed: state.canaryPassed });
   const count = (pred: (r: RouterResult) => boolean) => [...results.values()].filter(pred).length;
   const unreachable = count((r) => r.outcome === "not-reached");
@@ -426,7 +448,8 @@ async function changeOne(o: RolloutOptions, r: FleetRouter, row: FleetRow | unde
       const res = await deploy(run);
       return res.changes.length ? { outcome: "deployed", detail: `${res.changes.length} change${res.changes.length === 1 ? "" : "s"}` } : { outcome: "unchanged" };
     }
-    const res = row?.target?.kind === "remote" ? await upgradeIfChanged({ ...run, ...o.registry }) : await upgrade(run);
+    const forced = o.force ? { force: true } : {};
+    const res = row?.target?.kind === "remote" ? await upgradeIfChanged({ ...run, ...o.registry, ...forced }) : await upgrade({ ...run, ...forced });
     // An upgrade that finds nothing to do (an earlier swap the router finished by itself) is at the target too.
     if (res.changes.length === 0) return { outcome: "at-target", after: res.from ?? row?.container?.imageVersion };
     return { outcome: "upgraded", after: res.to ?? row?.upgrade?.to };
