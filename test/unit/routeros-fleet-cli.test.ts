@@ -143,6 +143,7 @@ test("bad input: one line and exit 1 for a bad file, exit 2 for a bad command li
       [["status"], b.env, 2, /^mikrotik-tailscale: error: no inventory: pass -i fleet\.yaml/],
       [["upgrade", "-i", join(b.dir, "fleet.yaml"), "--canary", "0"], b.env, 2, /^mikrotik-tailscale: error: --canary: '0' is not a number of routers \(1 or more\)/],
       [["status", "-i", join(b.dir, "fleet.yaml"), "--limit", "paris"], b.env, 2, /^mikrotik-tailscale: error: --limit: .*fleet\.yaml has no router or group named 'paris'\n$/],
+      [["upgrade", "-i", join(b.dir, "fleet.yaml"), "-c", join(b.dir, "router.yaml"), "--canary", "paris"], b.env, 2, /^mikrotik-tailscale: error: --canary: .*fleet\.yaml has no router or group named 'paris'\n$/],
       [["status", "-i", join(b.dir, "fleet.yaml")], {}, 2, /^mikrotik-tailscale: error: .*fleet\.yaml:3: router gw-c: no password: set ROUTEROS_PASSWORD_GW_C, /],
       [["deploy", "-i", join(b.dir, "noconfig.yaml")], b.env, 2, /^mikrotik-tailscale: error: no shared router config: pass -c router\.yaml, or name it in /],
     ];

@@ -3,6 +3,8 @@ import { UsageError } from "../../errors.js";
 import { boolOpt, stringOpt, type Command, type ParsedArgs } from "../command.js";
 import { formatFleetStatus, formatRollout, loadFleet, parseAmount, readFleet, rollout, rolloutAdvice, Targets, type Fleet } from "../../routeros/fleet/index.js";
 import type { FleetCommand } from "../../routeros/fleet/rollout.js";
+import { selectRouters } from "../../routeros/fleet/inventory.js";
+import type { CanaryChoice } from "../../routeros/fleet/plan.js";
 import { err, interruptible, seconds } from "./routeros-shared.js";
 
 /*
@@ -116,7 +118,7 @@ function rolloutCommand(command: FleetCommand): Command {
         : "deploy to every router of an inventory: a canary, then waves, each gated on the last being healthy; halts past the failure budget; a re-run resumes",
     usage: [
       `fleet ${verb} -i fleet.yaml [-c router.yaml] [--limit GROUP,ROUTER] [--image FILE-with-{arch}.tar | registry/ref:tag] [--dry-run]`,
-      `fleet ${verb} ... [--canary 1] [--canary-settle 60] [--wave-size 10 | 25%] [--wave-settle 30] [--max-failures 0 | 10%] [--concurrency 16]`,
+      `fleet ${verb} ... [--canary 1 | 10% | GROUP,ROUTER] [--canary-settle 60] [--wave-size 10 | 25%] [--wave-settle 30] [--max-failures 0 | 10%] [--concurrency 16]`,
       `fleet ${verb} ... [--state fleet.yaml.rollout.json] [--restart] [--json] [--verbose] [--serve-address ADDR] [--timeout SECONDS] [--settle SECONDS]`,
       ...(command === "upgrade" ? ["fleet upgrade ... --force   # replace routers that already run the target too (a re-run resumes; it does not replace them twice)"] : []),
       "passwords: ROUTEROS_PASSWORD_<ROUTER>, password_env / password_file in the inventory, or ROUTEROS_PASSWORD / ROUTEROS_PASSWORD_FILE for all",
@@ -127,12 +129,22 @@ function rolloutCommand(command: FleetCommand): Command {
       const inv = inventoryPath(args);
       const statePath = stringOpt(args, "state") ?? join(dirname(inv), `${basename(inv)}.rollout.json`);
       const timeout = seconds(args, "timeout");
-      const canary = parseAmount("canary", stringOpt(args, "canary") ?? "1", 1);
+      const canaryText = stringOpt(args, "canary") ?? "1";
+      // A count or a share, else routers and groups by name (as --limit takes them).
+      const canaryNamed = !/^\s*\d+(?:\.\d+)?%?\s*$/.test(canaryText);
+      const canaryAmount = canaryNamed ? undefined : parseAmount("canary", canaryText, 1);
       const waveSize = parseAmount("wave-size", stringOpt(args, "wave-size") ?? "10", 1);
       const maxFailures = parseAmount("max-failures", stringOpt(args, "max-failures") ?? "0", 0);
       const concurrency = count(args, "concurrency", 16, 256);
       const settle = { canary: seconds(args, "canary-settle") ?? 60_000, wave: seconds(args, "wave-settle") ?? 30_000, read: seconds(args, "router-timeout") ?? 30_000, run: seconds(args, "settle") };
       const fleet = load(args, true);
+      let canary: CanaryChoice = canaryAmount ?? { count: 1 };
+      if (canaryNamed) {
+        const inLimit = new Set(fleet.routers.map((r) => r.name));
+        const named = selectRouters(fleet.inventory, canaryText, "--canary").map((r) => r.name).filter((n) => inLimit.has(n));
+        if (!named.length) throw new UsageError(`--canary: '${canaryText}' selects no router of this rollout (see --limit)`);
+        canary = { routers: named, text: canaryText };
+      }
       const stop = interruptible();
       try {
         const r = await rollout({

@@ -166,7 +166,7 @@ function readOwnYaml(src: YamlSource, baseDir: string): Inventory {
  * The routers `limit` names (comma-separated router and group names, `all`),
  * in inventory order; every router without one.
  */
-export function selectRouters(inv: Inventory, limit: string | undefined): InventoryRouter[] {
+export function selectRouters(inv: Inventory, limit: string | undefined, flag = "--limit"): InventoryRouter[] {
   if (limit === undefined || limit.trim() === "") return inv.routers;
   const want = new Set<string>();
   for (const raw of limit.split(",")) {
@@ -175,9 +175,9 @@ export function selectRouters(inv: Inventory, limit: string | undefined): Invent
     if (n === "all") inv.routers.forEach((r) => want.add(r.name));
     else if (inv.groups.has(n)) inv.groups.get(n)!.forEach((r) => want.add(r));
     else if (inv.routers.some((r) => r.name === n)) want.add(n);
-    else throw new UsageError(`--limit: ${inv.file} has no router or group named '${n}'`);
+    else throw new UsageError(`${flag}: ${inv.file} has no router or group named '${n}'`);
   }
   const out = inv.routers.filter((r) => want.has(r.name));
-  if (out.length === 0) throw new UsageError(`--limit: '${limit}' selects no router`);
+  if (out.length === 0) throw new UsageError(`${flag}: '${limit}' selects no router`);
   return out;
 }

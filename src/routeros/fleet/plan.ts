@@ -40,10 +40,13 @@ export interface RolloutPlan {
   budget: number;
 }
 
+/** The canary: how many of the first routers to change, or named routers (`--canary lab,gw-07`). */
+export type CanaryChoice = Amount | { routers: readonly string[]; text: string };
+
 export interface PlanInput {
   /** Routers to change, in the order they should go. */
   pending: readonly string[];
-  canary: Amount;
+  canary: CanaryChoice;
   waveSize: Amount;
   maxFailures: Amount;
   /** An earlier run of the same rollout already proved the canary. */
@@ -55,9 +58,17 @@ export function planRollout(i: PlanInput): RolloutPlan {
   const groups: Group[] = [];
   let rest = [...i.pending];
   if (!i.canaryPassed && total > 0) {
-    const n = Math.min(total, amountOf(i.canary, total, 1));
-    groups.push({ index: 0, label: "canary", routers: rest.slice(0, n) });
-    rest = rest.slice(n);
+    const c = i.canary;
+    if ("routers" in c) {
+      // Named: those of them that need the change (none: the caller decides).
+      const chosen = rest.filter((n) => c.routers.includes(n));
+      if (chosen.length) groups.push({ index: 0, label: "canary", routers: chosen });
+      rest = rest.filter((n) => !chosen.includes(n));
+    } else {
+      const n = Math.min(total, amountOf(c, total, 1));
+      groups.push({ index: 0, label: "canary", routers: rest.slice(0, n) });
+      rest = rest.slice(n);
+    }
   }
   const size = Math.max(1, amountOf(i.waveSize, total, 1));
   const waves = Math.ceil(rest.length / size);

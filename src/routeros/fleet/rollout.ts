@@ -6,7 +6,7 @@ import { SwapInterruptedError } from "../errors.js";
 import { RestClient } from "../rest.js";
 import { upgradeIfChanged } from "../update-check.js";
 import { atLeast, parseRouterOsVersion } from "../version.js";
-import { planRollout, type Amount, type Group } from "./plan.js";
+import { planRollout, type Amount, type CanaryChoice, type Group } from "./plan.js";
 import { errorKind, readRouter, Targets, type FleetRow, type Target } from "./read.js";
 import { identify, routerConfig, type FleetRouter, type SharedConfig } from "./routers.js";
 import { fmtSeconds, mapBounded } from "./runner.js";
@@ -57,7 +57,7 @@ export interface RolloutOptions {
   shared: SharedConfig;
   /** --image: the image to roll out instead of the config's. */
   imageOverride?: string;
-  canary: Amount;
+  canary: CanaryChoice;
   waveSize: Amount;
   maxFailures: Amount;
   /** After the canary (and each wave) changed: wait this long, then read its routers again. */
@@ -252,6 +252,23 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     pending.splice(0, pending.length, ...order);
   }
   const plan = planRollout({ pending, canary: o.canary, waveSize: o.waveSize, maxFailures: o.maxFailures, canaryPassed: state.canaryPassed });
+  // Named canary routers that need no change: if they run the target and are well, they have proved it already.
+  let noCanary: string | undefined;
+  if ("routers" in o.canary && !state.canaryPassed && pending.length && plan.groups[0]?.label !== "canary") {
+    const named = o.canary.routers;
+    const proven = named.filter((n) => {
+      const row = rows.get(n);
+      return results.get(n)?.outcome === "at-target" && row?.container?.state === "running" && !row.container.health?.startsWith("unhealthy");
+    });
+    if (proven.length) {
+      state.canaryPassed = true;
+      log(`canary ${o.canary.text}: ${proven.join(", ")} already ${proven.length === 1 ? "runs" : "run"} the target and ${proven.length === 1 ? "is" : "are"} healthy: the canary has passed`);
+    } else {
+      const why = named.map((n) => `${n}: ${describe(results.get(n)!)}`).join("; ");
+      noCanary = `the canary (${o.canary.text}) has no router that can take the change or has proved it: ${why}`;
+      if (o.dryRun) log(`would halt: ${noCanary}`);
+    }
+  }
   const count = (pred: (r: RouterResult) => boolean) => [...results.values()].filter(pred).length;
   const unreachable = count((r) => r.outcome === "not-reached");
   const atTarget = count((r) => r.outcome === "at-target");
@@ -284,7 +301,11 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
 
   // 4. The canary, then the waves.
   let failures = 0;
-  let halted: string | undefined;
+  let halted: string | undefined = noCanary;
+  if (halted) {
+    log(`halted: ${halted}`);
+    o.on?.({ type: "halt", reason: halted });
+  }
   let interrupted = false;
   const failed = (res: RouterResult) => res.outcome === "failed" || res.outcome === "unhealthy";
   for (const g of plan.groups) {
