@@ -47,7 +47,10 @@ export class UpgradeRolledBackError extends FailureError {}
 /** Credentials were given in a way we refuse (on the command line, in the URL). */
 export class CredentialsUsageError extends UsageError {}
 
-/** Ctrl-C while the router carries out a swap: it goes on without us (exit 130, as for SIGINT). */
-export class SwapInterruptedError extends MikrotikTailscaleError {
+/** Ctrl-C (or a fleet's per-router deadline) while waiting on the router: what it was doing goes on without us (exit 130, as for SIGINT). */
+export class InterruptedError extends MikrotikTailscaleError {
   readonly exitCode = 130;
 }
+
+/** Interrupted while the router carries out a swap: it finishes or undoes it on its own. */
+export class SwapInterruptedError extends InterruptedError {}

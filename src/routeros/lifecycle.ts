@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ContainerStateError } from "./errors.js";
+import { ContainerStateError, InterruptedError } from "./errors.js";
 import type { Plan } from "./plan.js";
 import type { RestClient, RosRecord } from "./rest.js";
 import { stateOf, type ContainerState } from "./schema/state.js";
@@ -39,12 +39,26 @@ export async function containerLogTail(client: RestClient, name: string, n = 3):
   }
 }
 
+/** Waits `ms`, or throws when the run is interrupted (Ctrl-C, a fleet's per-router deadline): `doing` says what goes on without us. */
+async function pause(o: RunOptions, ms: number, doing: () => string): Promise<void> {
+  if (!o.signal?.aborted) {
+    try {
+      await sleep(ms, undefined, o.signal ? { signal: o.signal } : undefined);
+      return;
+    } catch (e) {
+      if (!o.signal?.aborted) throw e;
+    }
+  }
+  throw new InterruptedError(`stopped waiting: ${doing()}`);
+}
+
 /** Polls a container until `done` says so, or the time is up. */
 export async function waitFor(
   o: RunOptions,
   id: string,
   done: (state: ContainerState) => boolean,
   timeoutMs: number,
+  doing: () => string = () => "the router goes on with the container; 'routeros status' shows it",
 ): Promise<RosRecord> {
   const until = Date.now() + timeoutMs;
   // Poll quickly at first, then back off to pollMs.
@@ -54,13 +68,13 @@ export async function waitFor(
     const c = await getContainer(o.client, id);
     if (done(stateOf(c))) return c;
     if (Date.now() >= until) return c;
-    await sleep(poll);
+    await pause(o, poll, doing);
     poll = Math.min(max, Math.ceil(poll * 1.5));
   }
 }
 
 export async function waitExtracted(o: RunOptions, c: RosRecord): Promise<RosRecord> {
-  const r = await waitFor(o, c[".id"]!, (s) => s !== "extracting" && s !== "unknown", o.extractTimeoutMs ?? 600_000);
+  const r = await waitFor(o, c[".id"]!, (s) => s !== "extracting" && s !== "unknown", o.extractTimeoutMs ?? 600_000, () => `the router goes on extracting container ${c.name}; run 'routeros deploy' again to start it`);
   const state = stateOf(r);
   if (state !== "stopped") {
     const why = state === "extracting" ? "was still extracting when the time ran out" : state === "error" ? "failed to download or extract" : `ended ${state}`;
@@ -94,13 +108,14 @@ export async function startContainer(o: RunOptions, c: RosRecord): Promise<void>
       return s === "stopped" && (seenStarting || Date.now() - t0 > grace);
     },
     o.startTimeoutMs ?? 120_000,
+    () => `container ${c.name} was told to start; 'routeros status' shows whether it runs`,
   );
   if (stateOf(r) !== RUNNING) {
     throw new ContainerStateError(`container ${c.name} did not reach running (it is ${stateOf(r)})${await containerLogTail(o.client, c.name!)}`);
   }
   const settle = o.settleMs ?? 5000;
   if (settle > 0) {
-    await sleep(settle);
+    await pause(o, settle, () => `container ${c.name} runs; 'routeros status' shows whether it stays up`);
     const again = await getContainer(o.client, c[".id"]!);
     if (stateOf(again) !== RUNNING) {
       throw new ContainerStateError(`container ${c.name} stopped again right after starting (it is ${stateOf(again)})${await containerLogTail(o.client, c.name!)}`);

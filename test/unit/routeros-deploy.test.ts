@@ -11,6 +11,7 @@ import {
   RouterTlsError,
   RouterUnreachableError,
   UpgradeRolledBackError,
+  InterruptedError,
 } from "../../src/routeros/errors.js";
 import { RestClient, type RosRecord } from "../../src/routeros/rest.js";
 import { stateOf } from "../../src/routeros/schema/state.js";
@@ -184,6 +185,26 @@ describe("deploy", () => {
       const r = await deploy(opts(tb, yaml("7.21.2")));
       assert.equal(r.status, "running");
       assert.equal((await get(tb, "container"))[0]!.tag, "mikrotik-tailscale:v1.98.5-mt.1-arm64");
+    });
+  });
+
+  test("Ctrl-C while the router extracts a first image: the wait stops at once (exit 130), the router goes on, and the message says what to run", async () => {
+    await withBed({ version: "7.24", extractMs: 120_000 }, async (tb) => {
+      tb.image({ tailscaleVersion: "1.98.5" });
+      const ac = new AbortController();
+      const o = opts(tb, yaml("7.24"), { signal: ac.signal, extractTimeoutMs: 60_000 });
+      const run = deploy(o);
+      // Interrupted once the container exists and is extracting.
+      for (let i = 0; i < 200 && !(await get(tb, "container")).length; i++) await new Promise((r) => setTimeout(r, 20));
+      ac.abort();
+      await assert.rejects(run, (e: Error) => {
+        assert.ok(e instanceof InterruptedError, `${e.constructor.name}: ${e.message}`);
+        assert.equal((e as InterruptedError).exitCode, 130);
+        assert.match(e.message, /^stopped waiting: the router goes on extracting container tailscale; run 'routeros deploy' again to start it$/);
+        return true;
+      });
+      const [c] = await get(tb, "container");
+      assert.equal(stateOf(c!), "extracting", "the router was left to go on");
     });
   });
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Credentials } from "../../release/credentials.js";
 import { deploy, upgrade, type RunOptions } from "../deploy.js";
-import { SwapInterruptedError } from "../errors.js";
+import { InterruptedError } from "../errors.js";
 import { RestClient } from "../rest.js";
 import { upgradeIfChanged } from "../update-check.js";
 import { atLeast, parseRouterOsVersion } from "../version.js";
@@ -332,7 +332,7 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
           res.ms = s.ms;
           if (s.ok) Object.assign(res, s.value);
           else {
-            res.outcome = s.error instanceof SwapInterruptedError || o.signal?.aborted ? "interrupted" : "failed";
+            res.outcome = s.error instanceof InterruptedError || o.signal?.aborted ? "interrupted" : "failed";
             res.detail = s.error.message;
           }
           if (failed(res)) failures++;
@@ -448,6 +448,9 @@ const warningsSaid = new WeakMap<RolloutOptions, Set<string>>();
 /** Deploys or upgrades one router with the single-router functions. */
 async function changeOne(o: RolloutOptions, r: FleetRouter, row: FleetRow | undefined, signal: AbortSignal): Promise<Partial<RouterResult>> {
   const client = new RestClient(r.target);
+  // Ctrl-C or the per-router deadline: what the router was told goes on there (a swap finishes or undoes itself); nothing here waits on it.
+  const stop = () => client.close();
+  signal.addEventListener("abort", stop, { once: true });
   try {
     const config = routerConfig(o.shared, r.inventory, await identify(client));
     // The same warning (a RouterOS newer than any tree, say) is said for the first router it concerns, not for each.
@@ -475,6 +478,7 @@ async function changeOne(o: RolloutOptions, r: FleetRouter, row: FleetRow | unde
     if (res.changes.length === 0) return { outcome: "at-target", after: res.from ?? row?.container?.imageVersion };
     return { outcome: "upgraded", after: res.to ?? row?.upgrade?.to };
   } finally {
+    signal.removeEventListener("abort", stop);
     client.close();
   }
 }
