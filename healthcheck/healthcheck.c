@@ -19,8 +19,14 @@
  * ~30 KB, static, and touches a few pages. No stdio (printf alone would
  * double its size).
  *
- * Usage: healthcheck [-s socket] [-t timeout-seconds] [-g grace-seconds]
+ * Usage: healthcheck [-b] [-s socket] [-t timeout-seconds] [-g grace-seconds]
  * The socket defaults to $TS_SOCKET, else /var/run/tailscale/tailscaled.sock.
+ *
+ * -b prints the backend state alone (NeedsLogin, Running, ...; no grace
+ * period) and exits 0 whenever tailscaled answered with one; the entrypoint
+ * polls it at start instead of `tailscale status`. With -b stdout carries
+ * that word or nothing: the reason tailscaled did not answer (exit 1) goes to
+ * stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +45,10 @@
 /* The status without peers is a few KB; room for a large Self and CapMap. */
 static char buf[256 * 1024];
 static unsigned timeout_s = DEFAULT_TIMEOUT;
+/* Where the line goes: stdout, or stderr with -b. */
+static int msg_fd = 1;
 
-static void out(const char *s) { (void)!write(1, s, strlen(s)); }
+static void out(const char *s) { (void)!write(msg_fd, s, strlen(s)); }
 
 static void say4(const char *a, const char *b, const char *c, const char *d) {
 	char line[512];
@@ -53,7 +61,7 @@ static void say4(const char *a, const char *b, const char *c, const char *d) {
 		}
 	}
 	line[n++] = '\n';
-	(void)!write(1, line, n);
+	(void)!write(msg_fd, line, n);
 }
 
 static void say(const char *a, const char *b, const char *c) { say4(a, b, c, 0); }
@@ -195,15 +203,17 @@ static int expired(const char *t) {
 }
 
 static void usage(void) {
-	out("usage: healthcheck [-s socket] [-t timeout-seconds] [-g grace-seconds]\n");
+	out("usage: healthcheck [-b] [-s socket] [-t timeout-seconds] [-g grace-seconds]\n");
 	_exit(2);
 }
 
 int main(int argc, char **argv) {
 	const char *sock = getenv("TS_SOCKET");
 	long grace = DEFAULT_GRACE;
+	int state_only = 0;
 	if (!sock || !*sock) sock = DEFAULT_SOCKET;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-b")) { state_only = 1; msg_fd = 2; continue; }
 		if (i + 1 >= argc) usage();
 		long v = -1;
 		if (!strcmp(argv[i], "-s")) sock = argv[++i];
@@ -212,7 +222,7 @@ int main(int argc, char **argv) {
 		else usage();
 	}
 
-	long age = pid1_age();
+	long age = state_only ? -1 : pid1_age();
 	int starting = age >= 0 && age < grace;
 
 	signal(SIGALRM, on_alarm);
@@ -257,6 +267,7 @@ int main(int argc, char **argv) {
 
 	char state[32], health[200], when[64];
 	if (!json_str(body, "BackendState", state, sizeof state)) { say("tailscaled answered without a backend state", 0, 0); return 1; }
+	if (state_only) { msg_fd = 1; say(state, 0, 0); return 0; }
 	if (!strcmp(state, "Running")) { out("Running\n"); return 0; }
 
 	const char *why = 0;
