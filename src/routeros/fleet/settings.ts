@@ -144,6 +144,21 @@ function expected(k: SettingKey): string {
   return k === "port" ? "a port number" : k === "advertise_routes" ? "a list of prefixes" : "a string";
 }
 
+/** The RouterSettings field each plain key sets (the password keys are one choice, handled apart). */
+const FIELD_OF: Record<Exclude<SettingKey, "password_env" | "password_file">, keyof Omit<RouterSettings, "password" | "origins">> = {
+  address: "address",
+  port: "port",
+  user: "user",
+  tls_fingerprint: "tlsFingerprint",
+  ca_file: "caFile",
+  tls_server_name: "tlsServerName",
+  version: "version",
+  arch: "arch",
+  hostname: "hostname",
+  advertise_routes: "advertiseRoutes",
+  container_name: "containerName",
+};
+
 /**
  * Applies layers in order (later ones win) and checks every value. A layer is
  * one place: defaults, a group, the router itself. password_env and
@@ -159,49 +174,12 @@ export function mergeSettings(layers: readonly (readonly Entry[])[], owner: stri
     }
     for (const e of layer) {
       const v = checkSetting(e, owner);
-      switch (e.key) {
-        case "password_env":
-          out.password = { env: v as string };
-          out.origins.password = e.origin;
-          continue;
-        case "password_file":
-          out.password = { file: v as string };
-          out.origins.password = e.origin;
-          continue;
-        case "address":
-          out.address = v as string;
-          break;
-        case "port":
-          out.port = v as number;
-          break;
-        case "user":
-          out.user = v as string;
-          break;
-        case "tls_fingerprint":
-          out.tlsFingerprint = v as string;
-          break;
-        case "ca_file":
-          out.caFile = v as string;
-          break;
-        case "tls_server_name":
-          out.tlsServerName = v as string;
-          break;
-        case "version":
-          out.version = v as string;
-          break;
-        case "arch":
-          out.arch = v as string;
-          break;
-        case "hostname":
-          out.hostname = v as string;
-          break;
-        case "advertise_routes":
-          out.advertiseRoutes = v as string[];
-          break;
-        case "container_name":
-          out.containerName = v as string;
-          break;
+      if (e.key === "password_env" || e.key === "password_file") {
+        out.password = e.key === "password_env" ? { env: v as string } : { file: v as string };
+        out.origins.password = e.origin;
+        continue;
       }
+      (out as unknown as Record<string, unknown>)[FIELD_OF[e.key]] = v;
       out.origins[e.key] = e.origin;
     }
   }
