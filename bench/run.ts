@@ -4,12 +4,12 @@
  * this machine. Writes bench/results.json (merged with the sections an
  * earlier run left) and bench/REPORT.md. See `npm run bench -- --help`.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { architecture, parseArchList, type Architecture } from "../src/arch.js";
-import { imageFiles } from "../src/image/index.js";
+import { dockerArchivesFor } from "../src/image/index.js";
 import { loadGoModPins } from "../src/pins.js";
 import { ensureHeadscale } from "../test/support/headscale.js";
 import { runCmd } from "../test/support/netns.js";
@@ -104,9 +104,11 @@ class Artifacts {
     return this.cliBuild(profile, this.snap, profile, `${profile} build`);
   }
 
-  /** The docker-archive a build of `snap` wrote for `arch` (named by that snapshot's Tailscale version). */
+  /** The docker-archive a build of `snap` wrote for `arch` (however that snapshot's code names it). */
   private static tarIn(b: CliBuild, snap: Snapshot, arch: string): string {
-    return join(b.outDir, imageFiles.dockerArchive(loadGoModPins(join(snap.dir, "go")).tailscaleVersion, arch));
+    const found = dockerArchivesFor(readdirSync(b.outDir), arch);
+    if (found.length !== 1) throw new Error(`${b.outDir} (${snap.commit.slice(0, 12)}) holds ${found.length} docker-archives for ${arch}, expected one`);
+    return join(b.outDir, found[0]!);
   }
 
   async baselineTar(arch: string): Promise<string> {

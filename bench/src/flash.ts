@@ -1,9 +1,10 @@
 /** Flash figures: bytes of each extracted root filesystem, per component. */
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ArchName } from "../../src/arch.js";
 import { readRecord, rootfsDir } from "../../src/build/index.js";
 import { measureRootfs } from "../../src/build/sizes.js";
-import { imageFiles } from "../../src/image/index.js";
+import { dockerArchivesFor } from "../../src/image/index.js";
 import { fileSize } from "./builds.js";
 import type { FlashRow, Variant } from "./results.js";
 
@@ -15,7 +16,8 @@ export async function ourFlashRow(variant: "small" | "fast" | "baseline", outDir
   const sizes = await measureRootfs(rootfsDir(outDir, arch));
   let imageTar: number | undefined;
   try {
-    imageTar = await fileSize(join(outDir, imageFiles.dockerArchive(rec.tailscale.version, arch)));
+    const [tar] = dockerArchivesFor(await readdir(outDir), arch);
+    imageTar = tar ? await fileSize(join(outDir, tar)) : undefined;
   } catch {
     imageTar = undefined;
   }

@@ -53,11 +53,18 @@ export interface WriteImagesOptions {
 
 /** File names inside dist/, in one place. */
 export const imageFiles = {
-  dockerArchive: (tailscaleVersion: string, arch: string) => `mikrotik-tailscale-${tailscaleVersion}-${arch}.tar`,
-  sbom: (tailscaleVersion: string, arch: string) => `mikrotik-tailscale-${tailscaleVersion}-${arch}.spdx.json`,
+  // Named by the image version (v1.104.2-mt.4), as the tags are: the name alone tells one build from another.
+  dockerArchive: (imageVersion: string, arch: string) => `mikrotik-tailscale-${imageVersion}-${arch}.tar`,
+  sbom: (imageVersion: string, arch: string) => `mikrotik-tailscale-${imageVersion}-${arch}.spdx.json`,
   ociDir: "oci",
-  ociArchive: (tailscaleVersion: string) => `mikrotik-tailscale-${tailscaleVersion}-oci.tar`,
+  ociArchive: (imageVersion: string) => `mikrotik-tailscale-${imageVersion}-oci.tar`,
 };
+
+/** The docker-archives for `arch` among the names in a folder (any version: a build leaves one). */
+export function dockerArchivesFor(names: readonly string[], arch: string): string[] {
+  const re = new RegExp(`^mikrotik-tailscale-v[\\w.+-]+-${arch}\\.tar$`);
+  return names.filter((n) => re.test(n));
+}
 
 /** Whether a file name in dist/ is one of ours (any version): an image, SBOM or OCI file. */
 export function isImageFileName(name: string): boolean {
@@ -93,9 +100,9 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
   if (opts.records.length === 0) throw new FailureError("no built architectures to write images for");
   const versions = new Set(opts.records.map((r) => r.tailscale.version));
   if (versions.size !== 1) throw new FailureError(`build records disagree on the Tailscale version: ${[...versions].join(", ")}`);
-  const tsVersion = opts.records[0]!.tailscale.version;
-  if (!/^[\w][\w.+-]*$/.test(tsVersion)) throw new FailureError(`unusable Tailscale version for a file name: ${tsVersion}`);
   imageTag(opts.imageVersion, "amd64"); // throws early on a version no tool would accept as a tag
+  const fileVersion = opts.imageVersion;
+  if (!/^[\w][\w.+-]*$/.test(fileVersion)) throw new FailureError(`unusable image version for a file name: ${fileVersion}`);
 
   const pkg = await readPackageInfo(projectRoot);
   const meta: ImageMeta = {
@@ -148,8 +155,8 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
         toolVersion: pkg.version,
         layerDiffId: layer.diffId,
       });
-      const tarPath = join(opts.distDir, imageFiles.dockerArchive(tsVersion, arch.name));
-      const sbomPath = join(opts.distDir, imageFiles.sbom(tsVersion, arch.name));
+      const tarPath = join(opts.distDir, imageFiles.dockerArchive(fileVersion, arch.name));
+      const sbomPath = join(opts.distDir, imageFiles.sbom(fileVersion, arch.name));
       await atomicWriteFile(sbomPath, sbom);
       await atomicWriteFile(tarPath, archive);
       files.push(tarPath, sbomPath);
@@ -192,7 +199,7 @@ export async function writeImages(opts: WriteImagesOptions): Promise<{ files: st
       }
       for (const d of ["", "blobs", "blobs/sha256"]) await chmod(join(tmp, d), 0o755);
     });
-    const ociTar = join(opts.distDir, imageFiles.ociArchive(tsVersion));
+    const ociTar = join(opts.distDir, imageFiles.ociArchive(fileVersion));
     await atomicWriteFile(ociTar, packFiles(layout.files, mtime));
     files.push(ociDir, ociTar);
     opts.progress.info(`${ociDir}: index ${layout.indexDigest} (ref ${opts.imageVersion}; per arch ${opts.imageVersion}-<arch>)`);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { lstat, readFile, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { InvalidInputError, UsageError } from "../errors.js";
 import { canonicalJson } from "../image/digest.js";
 import { IMAGE_SPEC_FILE, parseImageSpec, type ImageSpec } from "../image/spec.js";
@@ -143,10 +144,30 @@ export async function computeFingerprint(root: string): Promise<Fingerprint> {
 }
 
 export async function readReleaseRecord(root: string): Promise<ReleaseRecord> {
-  const path = join(root, RELEASE_FILE);
+  let text: string;
+  try {
+    text = await readFile(join(root, RELEASE_FILE), "utf8");
+  } catch (e) {
+    throw new InvalidInputError(`${RELEASE_FILE}: ${(e as Error).message}`);
+  }
+  return parseReleaseRecord(text);
+}
+
+/** The same, for callers that resolve names synchronously (a config's `{version}`). */
+export function readReleaseRecordSync(root: string): ReleaseRecord {
+  let text: string;
+  try {
+    text = readFileSync(join(root, RELEASE_FILE), "utf8");
+  } catch (e) {
+    throw new InvalidInputError(`${RELEASE_FILE}: ${(e as Error).message}`);
+  }
+  return parseReleaseRecord(text);
+}
+
+function parseReleaseRecord(text: string): ReleaseRecord {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(path, "utf8"));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new InvalidInputError(`${RELEASE_FILE}: ${(e as Error).message}`);
   }

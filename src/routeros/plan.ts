@@ -3,6 +3,9 @@ import { basename, resolve } from "node:path";
 import type { RouterConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { loadGoModPins } from "../pins.js";
+import { readReleaseRecordSync } from "../release/release.js";
+import { formatImageVersion } from "../release/version.js";
+import { projectRoot } from "../paths.js";
 import { MAGIC_DNS, TAILNET_V4 } from "./net.js";
 import type { RouterOsVersion } from "./version.js";
 import { parseSize } from "./config.js";
@@ -124,17 +127,17 @@ function joinUnder(dir: string, file: string): string {
 
 /**
  * Resolves the placeholders and makes the path absolute: `{arch}` (amd64,
- * arm64, armv7, armv5) and `{version}`, the Tailscale version this checkout
- * builds (the `vX.Y.Z` in the names `npm run images` writes).
+ * arm64, armv7, armv5) and `{version}`, the image version this checkout
+ * builds (the `vX.Y.Z-mt.N` in the names `npm run images` writes).
  */
 export function localImagePath(config: RouterConfig, path: string): string {
   return resolve(config.baseDir, withPlaceholders(config, path));
 }
 
-/** `{arch}` and `{version}` in an image's file name, path or URL: one file per architecture, as the build names them. */
+/** `{arch}` and `{version}` in an image's file name, path or URL: one file per architecture and build, as `npm run images` names them. */
 export function withPlaceholders(config: RouterConfig, text: string): string {
   let t = text.replaceAll("{arch}", config.arch.name);
-  if (t.includes("{version}")) t = t.replaceAll("{version}", loadGoModPins().tailscaleVersion);
+  if (t.includes("{version}")) t = t.replaceAll("{version}", formatImageVersion(loadGoModPins().tailscaleVersion, readReleaseRecordSync(projectRoot).revision));
   return t;
 }
 

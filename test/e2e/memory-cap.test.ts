@@ -10,12 +10,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { runCaps } from "../../bench/src/runtime.js";
-import { imageFiles } from "../../src/image/index.js";
-import { projectRoot } from "../../src/paths.js";
-import { loadGoModPins } from "../../src/pins.js";
+import { imageFile } from "../support/container.js";
 import { ensureHeadscale } from "../support/headscale.js";
 
 const CAP_MIB = 64;
@@ -23,8 +19,7 @@ const TRAFFIC_SECONDS = 15;
 const log = (s: string) => process.stderr.write(`[memory-cap] ${s}\n`);
 
 test(`under a ${CAP_MIB} MiB memory cap, unthrottled traffic through two nodes ends without an OOM kill`, { timeout: 10 * 60_000 }, async () => {
-  const tar = join(projectRoot, "dist", imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, "amd64"));
-  assert.ok(existsSync(tar), `${tar} is missing: npm test builds it first`);
+  const tar = imageFile("amd64");
   const headscaleBin = await ensureHeadscale(log);
   const { runs } = await runCaps({
     runs: [{ source: { variant: "small", tar }, capMiB: CAP_MIB, gomemlimit: "auto" }],

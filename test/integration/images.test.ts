@@ -33,7 +33,6 @@ interface Built {
   sbom: string;
 }
 const built = new Map<ArchName, Built>();
-let tsVersion = "";
 let imageVersion = "";
 let work = "";
 
@@ -47,6 +46,13 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
 before(() => {
+  // The image version names the files as it names the tags.
+  const index = JSON.parse(readFileSync(join(dist, "oci", "index.json"), "utf8")) as {
+    manifests: { mediaType: string; annotations?: Record<string, string> }[];
+  };
+  const top = index.manifests.find((m) => m.mediaType === "application/vnd.oci.image.index.v1+json");
+  imageVersion = top?.annotations?.["org.opencontainers.image.ref.name"] ?? "";
+  assert.ok(imageVersion, "dist/oci/index.json names the multi-arch index");
   const missing: string[] = [];
   for (const a of arches) {
     const rootfs = join(dist, "rootfs", a.name);
@@ -56,12 +62,11 @@ before(() => {
       continue;
     }
     const record = JSON.parse(readFileSync(recPath, "utf8")) as BuildRecord;
-    tsVersion = record.tailscale.version;
     built.set(a.name, {
       record,
       rootfs,
-      tar: join(dist, imageFiles.dockerArchive(record.tailscale.version, a.name)),
-      sbom: join(dist, imageFiles.sbom(record.tailscale.version, a.name)),
+      tar: join(dist, imageFiles.dockerArchive(imageVersion, a.name)),
+      sbom: join(dist, imageFiles.sbom(imageVersion, a.name)),
     });
   }
   if (missing.length) {
@@ -70,12 +75,6 @@ before(() => {
   for (const b of built.values()) {
     if (!existsSync(b.tar)) throw new Error(`${relative(repoRoot, b.tar)} missing: the build did not write image files`);
   }
-  const index = JSON.parse(readFileSync(join(dist, "oci", "index.json"), "utf8")) as {
-    manifests: { mediaType: string; annotations?: Record<string, string> }[];
-  };
-  const top = index.manifests.find((m) => m.mediaType === "application/vnd.oci.image.index.v1+json");
-  imageVersion = top?.annotations?.["org.opencontainers.image.ref.name"] ?? "";
-  assert.ok(imageVersion, "dist/oci/index.json names the multi-arch index");
   work = mkdtempSync(join(tmpdir(), "mt-images-"));
 });
 
@@ -98,7 +97,7 @@ test("dist has a docker-archive and an SBOM per architecture, an OCI layout and 
     assert.ok(existsSync(b.sbom), `${b.sbom}`);
   }
   assert.ok(existsSync(join(dist, "oci", "oci-layout")));
-  assert.ok(existsSync(join(dist, imageFiles.ociArchive(tsVersion))));
+  assert.ok(existsSync(join(dist, imageFiles.ociArchive(imageVersion))));
 });
 
 test("skopeo reads each docker-archive: platform, one layer, entrypoint, labels", () => {
@@ -164,7 +163,7 @@ test("skopeo copies the OCI layout into another OCI layout, digests unchanged", 
   );
   for (const m of raw.manifests as { digest: string }[]) assert.ok(existsSync(join(copy, "blobs", "sha256", m.digest.slice(7))));
   // the packed OCI tar is the same layout
-  const info = JSON.parse(run("skopeo", ["inspect", `oci-archive:${join(dist, imageFiles.ociArchive(tsVersion))}:${imageVersion}-arm64`]));
+  const info = JSON.parse(run("skopeo", ["inspect", `oci-archive:${join(dist, imageFiles.ociArchive(imageVersion))}:${imageVersion}-arm64`]));
   assert.equal(info.Architecture, "arm64");
 });
 
@@ -231,7 +230,7 @@ test("inspect reads every file we wrote, and refuses a damaged copy with exit 1"
   const oci = JSON.parse(run(process.execPath, [cli, "inspect", "--json", join(dist, "oci")]));
   assert.equal(oci.images.length, 4);
   assert.ok(oci.images.every((i: { sbom?: unknown }) => i.sbom), "every image in the layout has its SBOM");
-  run(process.execPath, [cli, "inspect", join(dist, imageFiles.ociArchive(tsVersion))]);
+  run(process.execPath, [cli, "inspect", join(dist, imageFiles.ociArchive(imageVersion))]);
 
   const damaged = join(work, "damaged.tar");
   copyFileSync(built.get("armv7")!.tar, damaged);

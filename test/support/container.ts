@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DIST } from "./dist.js";
+import { dockerArchivesFor } from "../../src/image/index.js";
 import { mustRun, runCmd, type CmdResult, type Lab, type LabProcess } from "./netns.js";
 
 export interface UnpackedImage {
@@ -22,8 +23,7 @@ export interface UnpackedImage {
 
 /** The docker-archive `build` wrote for an architecture; a clear error when there is none. */
 export function imageFile(arch: string): string {
-  const re = new RegExp(`^mikrotik-tailscale-v[\\w.+-]+-${arch}\\.tar$`);
-  const found = existsSync(DIST) ? readdirSync(DIST).filter((f) => re.test(f)) : [];
+  const found = existsSync(DIST) ? dockerArchivesFor(readdirSync(DIST), arch) : [];
   if (found.length === 0) {
     throw new Error(`no image file ${join(DIST, `mikrotik-tailscale-<version>-${arch}.tar`)}: run 'node bin/mikrotik-tailscale.js build --arch ${arch}' first (scripts/test.sh does)`);
   }

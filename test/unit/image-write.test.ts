@@ -123,22 +123,22 @@ test("writeImages writes the files it promises, and two runs are byte-identical"
     const r1 = await writeImages(opts(join(base, "dist1")));
     const r2 = await writeImages(opts(join(base, "dist2")));
     const names = [
-      ...["amd64", "arm64", "armv7", "armv5"].flatMap((a) => [imageFiles.dockerArchive("v1.102.5", a), imageFiles.sbom("v1.102.5", a)]),
+      ...["amd64", "arm64", "armv7", "armv5"].flatMap((a) => [imageFiles.dockerArchive("v1.102.5-mt.1", a), imageFiles.sbom("v1.102.5-mt.1", a)]),
       "oci",
-      imageFiles.ociArchive("v1.102.5"),
+      imageFiles.ociArchive("v1.102.5-mt.1"),
     ];
     assert.deepEqual(r1.files.map((f) => relative(join(base, "dist1"), f)).sort(), [...names].sort());
     assert.equal(r1.files.length, r2.files.length);
     const files1 = listFiles(join(base, "dist1"));
     const files2 = listFiles(join(base, "dist2"));
     assert.deepEqual(files1, files2);
-    assert.ok(files1.includes("mikrotik-tailscale-v1.102.5-armv5.tar"));
+    assert.ok(files1.includes("mikrotik-tailscale-v1.102.5-mt.1-armv5.tar"));
     assert.ok(files1.every((f) => !/\.tmp$|(^|\/)\./.test(f)), `no temporary files left: ${files1.join(" ")}`);
     for (const f of files1) assert.equal(sha(join(base, "dist2", f)), sha(join(base, "dist1", f)), f);
 
     const r3 = await writeImages(opts(join(base, "dist3"), SDE + 60));
     assert.equal(r3.files.length, r1.files.length);
-    assert.notEqual(sha(join(base, "dist3", "mikrotik-tailscale-v1.102.5-amd64.tar")), sha(join(base, "dist1", "mikrotik-tailscale-v1.102.5-amd64.tar")));
+    assert.notEqual(sha(join(base, "dist3", "mikrotik-tailscale-v1.102.5-mt.1-amd64.tar")), sha(join(base, "dist1", "mikrotik-tailscale-v1.102.5-mt.1-amd64.tar")));
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -151,7 +151,7 @@ test("what writeImages wrote reads back as the trees it came from", async () => 
     const oci = inspectPath(join(base, "dist", "oci"));
     assert.equal(oci.images.length, 4);
     for (const a of allArchitectures()) {
-      const r = inspectPath(join(base, "dist", imageFiles.dockerArchive("v1.102.5", a.name)));
+      const r = inspectPath(join(base, "dist", imageFiles.dockerArchive("v1.102.5-mt.1", a.name)));
       assert.equal(r.format, "docker-archive");
       assert.deepEqual(r.warnings, []);
       const img = r.images[0]!;
@@ -189,7 +189,7 @@ test("writeImages refuses bad input with a clear error", async () => {
     await assert.rejects(writeImages({ ...opts(join(base, "d")), rootfsDir: () => join(base, "nope") }), (e: unknown) => e instanceof InvalidInputError && /does not exist/.test(e.message));
     writeFileSync(join(base, "rootfs", "amd64", ".wh.bad"), "");
     await assert.rejects(writeImages(opts(join(base, "d"))), (e: unknown) => e instanceof FailureError && /whiteout/.test(e.message));
-    assert.ok(!existsSync(join(base, "d", imageFiles.dockerArchive("v1.102.5", "amd64"))), "nothing written on failure");
+    assert.ok(!existsSync(join(base, "d", imageFiles.dockerArchive("v1.102.5-mt.1", "amd64"))), "nothing written on failure");
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -237,8 +237,8 @@ test("an interrupted build never leaves a file under its final name that is not 
     };
     // Writes that fail part-way through: each limit cuts a different file short.
     // The SBOM is written first, then the .tar: one limit cuts the SBOM short, the other lets it through and cuts the .tar.
-    const sbomSize = statSync(join(refDir, imageFiles.sbom("v1.102.5", "amd64"))).size;
-    const tarSize = statSync(join(refDir, imageFiles.dockerArchive("v1.102.5", "amd64"))).size;
+    const sbomSize = statSync(join(refDir, imageFiles.sbom("v1.102.5-mt.1", "amd64"))).size;
+    const tarSize = statSync(join(refDir, imageFiles.dockerArchive("v1.102.5-mt.1", "amd64"))).size;
     assert.ok(sbomSize > 2048, "the SBOM is big enough to cut");
     for (const kib of [1, Math.floor(tarSize / 1024) - 64]) {
       const dist = join(base, `dist-limit-${kib}`);

@@ -9,6 +9,7 @@ import { containerSyntax, treeModel } from "../../src/routeros/schema/model.js";
 import { chooseTree, knownReleases } from "../../src/routeros/schema/tree.js";
 import { buildPlan, containerEnv } from "../../src/routeros/plan.js";
 import { imageFiles } from "../../src/image/index.js";
+import { imageVersion } from "../../src/build/index.js";
 import { loadGoModPins } from "../../src/pins.js";
 
 const base = {
@@ -36,7 +37,7 @@ const rejects = (patch: Obj, re: RegExp) =>
     return true;
   });
 
-test("the example config parses and plans", () => {
+test("the example config parses and plans", async () => {
   const text = readFileSync(new URL("../../examples/router.yaml", import.meta.url), "utf8");
   const c = parseRouterConfig(text, "examples/router.yaml", "/nonexistent");
   assert.equal(c.arch.name, "arm64");
@@ -44,9 +45,9 @@ test("the example config parses and plans", () => {
   assert.equal(c.storage.imageDir, "ramdisk");
   const p = buildPlan(c, { resolveSecrets: false });
   // The name `npm run images` writes: imageFiles is what the build itself uses.
-  const want = imageFiles.dockerArchive(loadGoModPins().tailscaleVersion, "arm64");
+  const want = imageFiles.dockerArchive(await imageVersion(loadGoModPins().tailscaleVersion), "arm64");
   assert.ok(p.container.image.kind === "file" && p.container.image.fileName === want, `${JSON.stringify(p.container.image)} vs ${want}`);
-  assert.match(want, /^mikrotik-tailscale-v\d+\.\d+\.\d+-arm64\.tar$/);
+  assert.match(want, /^mikrotik-tailscale-v\d+\.\d+\.\d+-mt\.\d+-arm64\.tar$/, "named with its build, as the tag is");
   assert.equal(p.container.image.localPath, "/nonexistent/dist/" + want, "relative to the config, which the Quick Start copies to the checkout's top");
 });
 
