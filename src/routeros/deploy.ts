@@ -68,8 +68,36 @@ function wantedLists(plan: Plan): { env: SwapEnv[]; mounts: SwapMount[] } {
   return { env, mounts };
 }
 
+/** The environment of a container on the router: the rows of its env list. */
+async function routerEnv(o: RunOptions, plan: Plan, c: RosRecord): Promise<RosRecord[]> {
+  const syn = plan.syntax;
+  const list = c[syn.containerEnvField] ?? "";
+  return (await o.client.getList("container/envs")).filter((e) => e[syn.envsListKey] === list);
+}
+
+/** The env keys whose values are secrets (the auth key, the client secret). */
+function secretEnvKeys(plan: Plan): Set<string> {
+  return new Set(plan.before.filter((s): s is ItemStep => s.type === "item" && s.menu === "container/envs" && !!s.secret?.length).map((s) => s.match.key!));
+}
+
+/**
+ * The environment a swap writes into the new slot. A secret the router
+ * already holds is copied there by the router itself (kept unless
+ * --update-secrets, as deploy keeps it), so the swap script, which lives on
+ * the router while the swap runs, carries a secret only when it changes.
+ */
+function swapEnv(o: RunOptions, plan: Plan, have: RosRecord[]): SwapEnv[] {
+  const secret = secretEnvKeys(plan);
+  return wantedLists(plan).env.map((e) => {
+    if (!secret.has(e.key)) return e;
+    const h = have.find((x) => x.key === e.key);
+    if (h && (!o.updateSecrets || e.value === undefined || h.value === e.value)) return { key: e.key, value: undefined };
+    return e;
+  });
+}
+
 /** What differs between the running container and the config: its fields, its environment, its mounts. */
-async function containerDrift(o: RunOptions, plan: Plan, c: RosRecord): Promise<string[]> {
+async function containerDrift(o: RunOptions, plan: Plan, c: RosRecord, have: RosRecord[]): Promise<string[]> {
   const syn = plan.syntax;
   const why: string[] = [];
   const fields: Fields = { ...plan.container.fields };
@@ -79,9 +107,7 @@ async function containerDrift(o: RunOptions, plan: Plan, c: RosRecord): Promise<
   for (const [k, v] of Object.entries(diff)) why.push(`${k}: ${c[k] || "(unset)"} -> ${v}`);
   const root = (c["root-dir"] ?? "").replace(/^\/+/, "");
   if (![plan.container.rootDir, plan.container.rootDirAlt].includes(root)) why.push(`root-dir: ${root} -> ${plan.container.rootDir}`);
-  const envList = c[syn.containerEnvField] ?? "";
-  const have = (await o.client.getList("container/envs")).filter((e) => e[syn.envsListKey] === envList);
-  const secret = new Set(plan.before.filter((s): s is ItemStep => s.type === "item" && s.menu === "container/envs" && !!s.secret?.length).map((s) => s.match.key!));
+  const secret = secretEnvKeys(plan);
   const want = wantedLists(plan);
   for (const e of want.env) {
     const h = have.find((x) => x.key === e.key);
@@ -175,7 +201,8 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
     }
   } else {
     await applySteps(ctx, plan.before.filter((s) => !isSlotStep(s)));
-    const drift = await containerDrift(o, plan, existing);
+    const have = await routerEnv(o, plan, existing);
+    const drift = await containerDrift(o, plan, existing, have);
     const img = plan.container.image;
     const running = versionFromText(existing.tag);
     if (drift.length) {
@@ -186,7 +213,7 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
         status = stateOf(existing);
       } else {
         const info = await checkLocalImage(config, img);
-        const out = await runSwap(o, prepared, { image: swapImage(plan, img), info, ...wantedLists(plan), what: `container ${name}: ${drift.join(", ")}` });
+        const out = await runSwap(o, prepared, { image: swapImage(plan, img), info, env: swapEnv(o, plan, have), mounts: wantedLists(plan).mounts, what: `container ${name}: ${drift.join(", ")}` });
         swapResult(out, `changing container ${name}`, running);
         record(ctx, { action: "container", what: `container ${name}`, detail });
         status = RUNNING;
@@ -257,7 +284,8 @@ export async function upgrade(o: RunOptions, prepared?: Prepared, extra: { diges
   }
   await applySteps(ctx, plan.before.filter((s) => !isSlotStep(s)));
   const what = `upgrade ${from ?? "?"} -> ${to ?? "?"}`;
-  const out = await runSwap(o, p, { image: swapImage(plan, plan.container.image), info, ...wantedLists(plan), digest: extra.digest, what });
+  const env = swapEnv(o, plan, await routerEnv(o, plan, cur));
+  const out = await runSwap(o, p, { image: swapImage(plan, plan.container.image), info, env, mounts: wantedLists(plan).mounts, digest: extra.digest, what });
   swapResult(out, what, from);
   await applySteps(ctx, plan.after);
   record(ctx, { action: "container", what: `container ${name}`, detail: `upgraded ${from ?? "?"} -> ${to ?? "?"}; state kept in ${config.storage.stateDir}` });
