@@ -149,7 +149,7 @@ export async function settleLeftovers(o: RunOptions, plan: Plan): Promise<string
     const me = swapScriptName(plan, flavour);
     const rec = parseSwapRecord((await scriptRecord(client, me))?.comment);
     if (rec && flavour === "once" && (TERMINAL_PHASES.has(rec.phase) || rec.phase === "ready") && !o.dryRun) {
-      // An earlier run's swap that ended (or never started) while we were cut off: its script holds the auth key.
+      // An earlier run's swap that ended (or never started) while we were cut off: its script may hold a changed secret.
       await cleanup(client, plan, flavour);
       notes.push(`removed the swap script an earlier run left (phase ${rec.phase})`);
       continue;
@@ -188,7 +188,7 @@ export async function settleLeftovers(o: RunOptions, plan: Plan): Promise<string
 }
 
 async function cleanup(client: RestClient, plan: Plan, flavour: Flavour): Promise<void> {
-  // The one-off script holds the new environment (the auth key too): it goes when it is done.
+  // The one-off script holds the new environment (a secret too, when the run changes it): it goes when it is done.
   for (const [menu, name] of [
     ["system/scheduler", kickEntryName(plan, flavour)],
     ["system/scheduler", recoverEntryName(plan, flavour)],

@@ -55,7 +55,7 @@ export type SwapImage =
 
 export interface SwapEnv {
   key: string;
-  /** undefined: copy the value from the old container's list (a secret this machine does not have). */
+  /** undefined: copy the value from the old container's list (a secret the router holds already, or one this machine does not have). */
   value?: string;
 }
 
@@ -106,7 +106,7 @@ export function swapScriptName(plan: Plan, flavour: Flavour): string {
   return flavour === "once" ? onceScriptName(plan.container.name) : `mikrotik-tailscale-update-${plan.container.name}`;
 }
 
-/** The one-off swap script of a container: it holds the new environment (the auth key) until the tool removes it. */
+/** The one-off swap script of a container: it holds the new environment (a secret only when the run changes it) until the tool removes it. */
 export function onceScriptName(container: string): string {
   return `mikrotik-tailscale-${container}-swap`;
 }

@@ -60,7 +60,7 @@ export interface FleetRow {
   target?: Target;
   /** What `upgrade` would do: needed undefined when it cannot tell. */
   upgrade?: { needed?: boolean; from?: string; to?: string; text: string };
-  /** The phase of a one-off swap script an earlier run left on the router (it holds the auth key): the next deploy or upgrade settles and removes it. */
+  /** The phase of a one-off swap script an earlier run left on the router (it may hold a changed secret): the next deploy or upgrade settles and removes it. */
   leftover?: string;
   /** The certificate the router showed (to pin). */
   tls?: string;
@@ -186,7 +186,7 @@ export async function readRouter(r: FleetRouter, ctx: ReadContext, signal?: Abor
     }
     row.node = { ...(s.tailscale.state ? { state: s.tailscale.state } : {}), ...(s.nodeUp !== undefined ? { up: s.nodeUp } : {}), ...(s.tailscale.version ? { version: s.tailscale.version } : {}), ...(s.tailscale.loginUrl ? { loginUrl: s.tailscale.loginUrl } : {}) };
     row.tailnetRoute = s.tailnetRoute;
-    // A swap whose end the tool never saw (its link dropped for good) leaves its script, and the auth key in it.
+    // A swap whose end the tool never saw (its link dropped for good) leaves its script (with a changed secret in it, if the run changed one).
     const left = (await client.getList("system/script").catch(() => [])).find((x) => x.name === onceScriptName(row.containerName));
     if (left) row.leftover = parseSwapRecord(left.comment)?.phase ?? "unknown";
     if (config && ctx.targets) {
