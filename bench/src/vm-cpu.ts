@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { Container, unpackImage } from "../../test/support/container.js";
 import { Headscale } from "../../test/support/headscale.js";
 import { Lab, waitFor } from "../../test/support/netns.js";
-import { prepareVmImage, RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+import { RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+import { withVmLab } from "./vm-lab.js";
 import { HEALTHCHECK_COMMAND } from "../../src/routeros/plan.js";
 import { median } from "./stats.js";
 
@@ -197,103 +198,62 @@ export async function measureVmCpu(o: {
   rateMbit: number;
   log: (s: string) => void;
 }): Promise<VmCpuRow> {
-  const lab = new Lab("mtc");
-  try {
-    await lab.addNamespace("core", { forwarding: true });
-    await lab.addNamespace("router");
-    await lab.addNamespace("laptop");
-    const wan = await lab.link("r", "core=10.215.1.1/24", "router=");
-    await lab.link("l", "core=10.215.2.1/24", "laptop=10.215.2.2/24");
-    await lab.exec("laptop", ["ip", "route", "add", "default", "via", "10.215.2.1"]);
-    const hs = new Headscale(lab, o.headscaleBin, { role: "core", ip: "10.215.1.1" });
-    await hs.start();
-    const user = await hs.createUser("bench");
-    const [rk, lk] = [await hs.preAuthKey(user), await hs.preAuthKey(user)];
-    const image = await prepareVmImage(o.arch, lab.dir, o.log, o.routerTar, o.replace ?? {});
-    const vm = new RouterVm(lab, {
-      id: "router",
-      image,
-      role: "router",
-      hostname: "router",
-      stateDir: join(lab.dir, "state-router"),
-      env: { TS_AUTHKEY: rk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "router" },
-      nics: [{ name: "wan", veth: wan.ifB, addresses: ["10.215.1.2/24"] }],
-      routes: [["default", "via", "10.215.1.1"]],
-    });
-    const laptop = new Container(lab, {
-      id: "laptop",
-      image: await unpackImage(o.laptopTar, join(lab.dir, "laptop-image")),
-      role: "laptop",
-      hostname: "laptop",
-      stateDir: join(lab.dir, "state-laptop"),
-      env: { TS_AUTHKEY: lk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "laptop" },
-    });
-    vm.start();
-    laptop.start();
-    const ip = await waitFor(`the ${o.arch} VM router (${o.variant}) never logged in`, 300_000, async () => {
-      const r = await vm.exec(["tailscale", "ip", "-4"], 60_000);
-      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
-    }, 2000);
-    o.log(`${o.arch} (${o.variant}): VM router at ${ip}`);
-    // Let the start settle (the entrypoint's helper, the first netmap).
-    await new Promise((r) => setTimeout(r, 20_000));
+  return withVmLab(
+    { prefix: "mtc", net: "10.215", arch: o.arch, routerTar: o.routerTar, replace: o.replace, laptopTar: o.laptopTar, headscaleBin: o.headscaleBin, loginTimeoutMs: 300_000, label: `${o.arch} (${o.variant})`, log: o.log },
+    async ({ vm, serveFromLaptop, stop }) => {
+      // Let the start settle (the entrypoint's helper, the first netmap).
+      await new Promise((r) => setTimeout(r, 20_000));
 
-    const { calls, wrapperCgroupMs, wrapperRssKiB } = await measureCalls(vm, o.repeats, true);
-    const { oldCheck, newCheck, status } = calls;
-    o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
-    if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
+      const { calls, wrapperCgroupMs, wrapperRssKiB } = await measureCalls(vm, o.repeats, true);
+      const { oldCheck, newCheck, status } = calls;
+      o.log(`${o.arch} (${o.variant}): health check old ${oldCheck.cgroupCpuMs!.toFixed(1)} ms CPU / ${oldCheck.maxRssKiB} KiB, new ${newCheck.cgroupCpuMs!.toFixed(2)} ms / ${newCheck.maxRssKiB} KiB ('${newCheck.line}'); tailscale status ${status.cgroupCpuMs!.toFixed(1)} ms`);
+      if (newCheck.exit !== 0 || newCheck.line !== "Running") throw new Error(`the health check did not pass on a Running node: exit ${newCheck.exit}, '${newCheck.line}'`);
 
-    // A server beside the laptop that sends at most rateMbit (a router's WAN), in 64 KiB writes.
-    const bytes = o.transferMB * 1024 * 1024;
-    const js = `const b=Buffer.alloc(65536),rate=${o.rateMbit}e6/8,total=${bytes};require("http").createServer((q,s)=>{const t0=Date.now();let sent=0;const tick=()=>{const due=Math.min(total,rate*(Date.now()-t0)/1000);while(sent<due){const n=Math.min(b.length,total-sent);sent+=n;if(!s.write(n===b.length?b:b.subarray(0,n)))return s.once("drain",tick)}if(sent>=total)return s.end();setTimeout(tick,5)};tick()}).listen(8090)`;
-    lab.spawn("bulk", "laptop", [process.execPath, "-e", js]);
-    const laptopIp = await waitFor("the laptop never logged in", 120_000, async () => {
-      const r = await laptop.exec(["tailscale", "ip", "-4"]);
-      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
-    }, 1000);
-    // Warm the path (a direct UDP path, the peer's keys) before counting.
-    await vm.exec(["sh", "-c", `wget -q -O /dev/null http://${laptopIp}:8090/ & p=$!; sleep 3; kill $p 2>/dev/null; wait`], 60_000);
-    const runs: { secs: number; cpu: number }[] = [];
-    for (let i = 0; i < o.transfers; i++) {
-      const c0 = await tailscaledTicks(vm);
-      const t0 = Date.now();
-      const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 900_000);
-      const secs = (Date.now() - t0) / 1000;
-      const c1 = await tailscaledTicks(vm);
-      const got = Number(get.stdout.trim());
-      if (got !== bytes) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${bytes} bytes: ${get.stderr}`);
-      runs.push({ secs, cpu: (c1.ticks - c0.ticks) / c0.hz });
-      o.log(`${o.arch} (${o.variant}): ${o.transferMB} MB at ${((bytes * 8) / secs / 1e6).toFixed(0)} Mbit/s, tailscaled ${runs[i]!.cpu.toFixed(2)} s CPU, ${(runs[i]!.cpu / (bytes / 1e9)).toFixed(1)} s/GB`);
-    }
-    const perGB = runs.map((r) => r.cpu / (bytes / 1e9));
-    const transfer = {
-      bytes,
-      rateMbit: o.rateMbit,
-      achievedMbit: median(runs.map((r) => (bytes * 8) / r.secs / 1e6)),
-      tailscaledCpuSeconds: median(runs.map((r) => r.cpu)),
-      cpuSecondsPerGB: median(perGB),
-      runsCpuSecondsPerGB: perGB,
-    };
+      // A server beside the laptop that sends at most rateMbit (a router's WAN), in 64 KiB writes.
+      const bytes = o.transferMB * 1024 * 1024;
+      const js = `const b=Buffer.alloc(65536),rate=${o.rateMbit}e6/8,total=${bytes};require("http").createServer((q,s)=>{const t0=Date.now();let sent=0;const tick=()=>{const due=Math.min(total,rate*(Date.now()-t0)/1000);while(sent<due){const n=Math.min(b.length,total-sent);sent+=n;if(!s.write(n===b.length?b:b.subarray(0,n)))return s.once("drain",tick)}if(sent>=total)return s.end();setTimeout(tick,5)};tick()}).listen(8090)`;
+      const laptopIp = await serveFromLaptop(js);
+      // Warm the path (a direct UDP path, the peer's keys) before counting.
+      await vm.exec(["sh", "-c", `wget -q -O /dev/null http://${laptopIp}:8090/ & p=$!; sleep 3; kill $p 2>/dev/null; wait`], 60_000);
+      const runs: { secs: number; cpu: number }[] = [];
+      for (let i = 0; i < o.transfers; i++) {
+        const c0 = await tailscaledTicks(vm);
+        const t0 = Date.now();
+        const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 900_000);
+        const secs = (Date.now() - t0) / 1000;
+        const c1 = await tailscaledTicks(vm);
+        const got = Number(get.stdout.trim());
+        if (got !== bytes) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${bytes} bytes: ${get.stderr}`);
+        runs.push({ secs, cpu: (c1.ticks - c0.ticks) / c0.hz });
+        o.log(`${o.arch} (${o.variant}): ${o.transferMB} MB at ${((bytes * 8) / secs / 1e6).toFixed(0)} Mbit/s, tailscaled ${runs[i]!.cpu.toFixed(2)} s CPU, ${(runs[i]!.cpu / (bytes / 1e9)).toFixed(1)} s/GB`);
+      }
+      const perGB = runs.map((r) => r.cpu / (bytes / 1e9));
+      const transfer = {
+        bytes,
+        rateMbit: o.rateMbit,
+        achievedMbit: median(runs.map((r) => (bytes * 8) / r.secs / 1e6)),
+        tailscaledCpuSeconds: median(runs.map((r) => r.cpu)),
+        cpuSecondsPerGB: median(perGB),
+        runsCpuSecondsPerGB: perGB,
+      };
 
-    const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
-    await vm.stop(10_000);
-    await laptop.stop(10_000);
-    const spec = VM_ARCH[o.arch];
-    return {
-      arch: o.arch,
-      variant: o.variant,
-      guestMemMb: spec.memMb,
-      machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu} (TCG)`,
-      kernel,
-      repeats: o.repeats,
-      calls,
-      ...(wrapperCgroupMs !== undefined ? { wrapperCgroupMs } : {}),
-      wrapperRssKiB,
-      transfer,
-    };
-  } finally {
-    await lab.cleanup();
-  }
+      const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
+      await stop();
+      const spec = VM_ARCH[o.arch];
+      return {
+        arch: o.arch,
+        variant: o.variant,
+        guestMemMb: spec.memMb,
+        machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu} (TCG)`,
+        kernel,
+        repeats: o.repeats,
+        calls,
+        ...(wrapperCgroupMs !== undefined ? { wrapperCgroupMs } : {}),
+        wrapperRssKiB,
+        transfer,
+      };
+    },
+  );
 }
 
 /**

@@ -17,12 +17,9 @@
  * swap, while on a router they sit on flash. MemAvailable is therefore lower
  * by about the image's size than on a router.
  */
-import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { Container, unpackImage } from "../../test/support/container.js";
-import { Headscale } from "../../test/support/headscale.js";
-import { Lab, waitFor } from "../../test/support/netns.js";
-import { prepareVmImage, RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+import { RouterVm, VM_ARCH, type VmArch } from "../../test/support/vm.js";
+import { withVmLab } from "./vm-lab.js";
 
 export interface VmProcSample {
   vmRssKiB: number;
@@ -89,87 +86,45 @@ export async function measureVmMemory(o: {
   trafficMB: number;
   log: (s: string) => void;
 }): Promise<VmMemoryRow> {
-  const lab = new Lab("mtb");
-  try {
-    await lab.addNamespace("core", { forwarding: true });
-    await lab.addNamespace("router");
-    await lab.addNamespace("laptop");
-    const wan = await lab.link("r", "core=10.214.1.1/24", "router=");
-    await lab.link("l", "core=10.214.2.1/24", "laptop=10.214.2.2/24");
-    await lab.exec("laptop", ["ip", "route", "add", "default", "via", "10.214.2.1"]);
-    const hs = new Headscale(lab, o.headscaleBin, { role: "core", ip: "10.214.1.1" });
-    await hs.start();
-    const user = await hs.createUser("bench");
-    const [rk, lk] = [await hs.preAuthKey(user), await hs.preAuthKey(user)];
-    const image = await prepareVmImage(o.arch, lab.dir, o.log, o.routerTar);
-    const vm = new RouterVm(lab, {
-      id: "router",
-      image,
-      role: "router",
-      hostname: "router",
-      stateDir: join(lab.dir, "state-router"),
-      env: { TS_AUTHKEY: rk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "router" },
-      nics: [{ name: "wan", veth: wan.ifB, addresses: ["10.214.1.2/24"] }],
-      routes: [["default", "via", "10.214.1.1"]],
-    });
-    const laptopImage = await unpackImage(o.laptopTar, join(lab.dir, "laptop-image"));
-    const laptop = new Container(lab, {
-      id: "laptop",
-      image: laptopImage,
-      role: "laptop",
-      hostname: "laptop",
-      stateDir: join(lab.dir, "state-laptop"),
-      env: { TS_AUTHKEY: lk, TS_LOGIN_SERVER: hs.url, TS_HOSTNAME: "laptop" },
-    });
-    vm.start();
-    laptop.start();
-    const ip = await waitFor(`the ${o.arch} VM router never logged in`, 240_000, async () => {
-      const r = await vm.exec(["tailscale", "ip", "-4"], 60_000);
-      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
-    }, 2000);
-    o.log(`${o.arch}: VM router at ${ip}; idle ${o.idleSeconds} s`);
-    await sleep(o.idleSeconds);
-    const idle = await procSample(vm);
-    // Traffic: the router downloads trafficMB from a server beside the
-    // laptop, through the tunnel (busybox nc in the image cannot listen).
-    const chunk = 1 << 16;
-    const js = `const b=Buffer.alloc(${chunk});require("http").createServer((q,s)=>{let n=${o.trafficMB * 16};const w=()=>{while(n>0){n--;if(!s.write(b))return s.once("drain",w)}s.end()};w()}).listen(8090)`;
-    lab.spawn("bulk", "laptop", [process.execPath, "-e", js]);
-    const laptopIp = await waitFor("the laptop never logged in", 120_000, async () => {
-      const r = await laptop.exec(["tailscale", "ip", "-4"]);
-      return r.code === 0 && /^100\./.test(r.stdout.trim()) ? r.stdout.trim() : undefined;
-    }, 1000);
-    const t0 = Date.now();
-    const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 600_000);
-    const got = Number(get.stdout.trim());
-    o.log(`${o.arch}: ${got} bytes through the tunnel in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    if (got !== o.trafficMB * 16 * chunk) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${o.trafficMB} MB: ${get.stderr}`);
-    await sleep(5);
-    const afterTraffic = await procSample(vm);
-    const reclaim = await vm.exec(["sh", "-c", "echo 1G > /sys/fs/cgroup/container/memory.reclaim; cat /sys/fs/cgroup/container/memory.current"]);
-    o.log(`${o.arch}: reclaim asked; container cgroup now ${reclaim.stdout.trim()} B`);
-    await sleep(3);
-    const afterReclaim = await procSample(vm);
-    const guest = await guestMem(vm);
-    const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
-    await vm.stop(10_000);
-    await laptop.stop(10_000);
-    const spec = VM_ARCH[o.arch];
-    return {
-      arch: o.arch,
-      guestMemMb: spec.memMb,
-      machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu}`,
-      kernel,
-      idleAfterSeconds: o.idleSeconds,
-      idle,
-      afterTraffic,
-      afterReclaim,
-      guest,
-      trafficMB: o.trafficMB,
-    };
-  } finally {
-    await lab.cleanup();
-  }
+  return withVmLab(
+    { prefix: "mtb", net: "10.214", arch: o.arch, routerTar: o.routerTar, laptopTar: o.laptopTar, headscaleBin: o.headscaleBin, loginTimeoutMs: 240_000, label: o.arch, log: o.log },
+    async ({ vm, serveFromLaptop, stop }) => {
+      o.log(`${o.arch}: idle ${o.idleSeconds} s`);
+      await sleep(o.idleSeconds);
+      const idle = await procSample(vm);
+      // Traffic: the router downloads trafficMB from a server beside the
+      // laptop, through the tunnel (busybox nc in the image cannot listen).
+      const chunk = 1 << 16;
+      const laptopIp = await serveFromLaptop(`const b=Buffer.alloc(${chunk});require("http").createServer((q,s)=>{let n=${o.trafficMB * 16};const w=()=>{while(n>0){n--;if(!s.write(b))return s.once("drain",w)}s.end()};w()}).listen(8090)`);
+      const t0 = Date.now();
+      const get = await vm.exec(["sh", "-c", `wget -q -O - http://${laptopIp}:8090/ | wc -c`], 600_000);
+      const got = Number(get.stdout.trim());
+      o.log(`${o.arch}: ${got} bytes through the tunnel in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      if (got !== o.trafficMB * 16 * chunk) throw new Error(`the ${o.arch} router received ${get.stdout.trim() || "nothing"} of ${o.trafficMB} MB: ${get.stderr}`);
+      await sleep(5);
+      const afterTraffic = await procSample(vm);
+      const reclaim = await vm.exec(["sh", "-c", "echo 1G > /sys/fs/cgroup/container/memory.reclaim; cat /sys/fs/cgroup/container/memory.current"]);
+      o.log(`${o.arch}: reclaim asked; container cgroup now ${reclaim.stdout.trim()} B`);
+      await sleep(3);
+      const afterReclaim = await procSample(vm);
+      const guest = await guestMem(vm);
+      const kernel = (await vm.exec(["uname", "-r"])).stdout.trim();
+      await stop();
+      const spec = VM_ARCH[o.arch];
+      return {
+        arch: o.arch,
+        guestMemMb: spec.memMb,
+        machine: `${spec.qemu} -M ${spec.machine} -cpu ${spec.cpu}`,
+        kernel,
+        idleAfterSeconds: o.idleSeconds,
+        idle,
+        afterTraffic,
+        afterReclaim,
+        guest,
+        trafficMB: o.trafficMB,
+      };
+    },
+  );
 }
 
 export function writeVmMemoryDebug(path: string, rows: VmMemoryRow[]): void {
