@@ -237,6 +237,32 @@ export async function deploy(o: RunOptions): Promise<RunResult> {
   return { changes: ctx.changes, notes: [...plan.notes.slice(1), ...ctx.notes], status, facts };
 }
 
+/**
+ * Why the container already runs the image an upgrade would put in, or
+ * undefined: a local file's own tag, the registry digest the container
+ * recorded when it proved itself, or the version a URL's or router file's
+ * name gives (without its -mt build, taken as the same, and said so).
+ */
+function alreadyRunning(
+  name: string,
+  cur: RosRecord,
+  from: string | undefined,
+  t: { info?: ImageInfo; img: PlannedImage; source?: string; named?: string; digest?: string },
+): string | undefined {
+  if (t.info?.version && from && t.info.version === from) return `container ${name} already runs ${from}`;
+  if (t.img.kind === "remote" && t.digest && recordedDigest(cur.comment) === t.digest) {
+    return `container ${name} already runs ${t.img.ref} as the registry has it now (${t.digest.slice(0, 19)}...)`;
+  }
+  switch (matchNamedVersion(from, t.named)) {
+    case "same":
+      return `container ${name} already runs ${from}, the version ${t.source} names`;
+    case "same-version":
+      return `container ${name} runs ${from}; ${t.source} names ${t.named} but not its -mt build, so it is taken as the same image (a file named with its build, ...-${t.named}-mt.N-<arch>.tar, is compared exactly)`;
+    default:
+      return undefined;
+  }
+}
+
 export type UpgradeResult = RunResult & { from?: string; to?: string; rolledBack?: boolean };
 
 /**
@@ -261,18 +287,7 @@ export async function upgrade(o: RunOptions, prepared?: Prepared, extra: { diges
   const named = source ? versionInName(source) : undefined;
   const to = info?.version ?? named ?? versionFromText(img.kind === "remote" ? img.ref : "") ?? undefined;
   const from = versionFromText(cur.tag) ?? (cur.tag || undefined);
-  const byName = matchNamedVersion(from, named);
-  // A file's own tag, the registry digest the container recorded when it proved itself, or the version a file name gives.
-  const already =
-    info?.version && from && info.version === from
-      ? `container ${name} already runs ${from}`
-      : img.kind === "remote" && extra.digest && recordedDigest(cur.comment) === extra.digest
-        ? `container ${name} already runs ${img.ref} as the registry has it now (${extra.digest.slice(0, 19)}...)`
-        : byName === "same"
-          ? `container ${name} already runs ${from}, the version ${source} names`
-          : byName === "same-version"
-            ? `container ${name} runs ${from}; ${source} names ${named} but not its -mt build, so it is taken as the same image (a file named with its build, ...-${named}-mt.N-<arch>.tar, is compared exactly)`
-            : undefined;
+  const already = alreadyRunning(name, cur, from, { info, img, source, named, digest: extra.digest });
   if (already && !o.force) {
     return { changes: [], notes: [...ctx.notes, `${already}; nothing to do (--force replaces it anyway)`], status: stateOf(cur), facts, from, to };
   }
