@@ -221,9 +221,9 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
     log(`${o.statePath} is about another rollout (${state.command} to ${state.targetText}): this one starts over, with a canary`);
     state = undefined;
   }
-  const resumed = !!state;
   // A forced rollout that ended with every router done is over: forcing again is a new round.
   if (state && forced && Object.values(state.routers).every((x) => DONE.has(x.outcome)) && !state.halted) state = undefined;
+  const resumed = !!state;
   state ??= newState(o.command, key, targetText);
   state.targetText = targetText;
   state.halted = null;
