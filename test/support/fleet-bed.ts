@@ -8,6 +8,7 @@ import { FastClock } from "../../src/routeros/simulator/clock.js";
 import type { RouterSimulator, SimulatorOptions } from "../../src/routeros/simulator/router.js";
 import { startSimulator, type RunningSimulator } from "../../src/routeros/simulator/server.js";
 import { passwordEnvName } from "../../src/routeros/fleet/settings.js";
+import type { Fleet, RolloutOptions } from "../../src/routeros/fleet/index.js";
 import { fixtureFileName, makeFixtureImage } from "./routeros-fixture.js";
 
 /*
@@ -202,4 +203,39 @@ storage: { rootDir: tailscale/root, stateDir: tailscale/state }
 tailscale: { authKey: { env: TS_AUTHKEY } }
 dns: { forward: [] }
 `;
+}
+
+/**
+ * fleet.yaml in the bed's folder, naming the shared config and the bed's CA:
+ * every router (or `names`, in that order) by its address; `defaults` adds
+ * settings (e.g. "version: auto, arch: auto"); `groups` puts routers in groups.
+ */
+export function writeInventory(bed: FleetBed, o: { names?: string[]; defaults?: string; groups?: Record<string, string[]> } = {}): string {
+  const names = o.names ?? bed.routers.map((r) => r.spec.name);
+  const groupsOf = (n: string) => Object.entries(o.groups ?? {}).filter(([, members]) => members.includes(n)).map(([g]) => g);
+  const row = (n: string) => `  ${n}: { address: "${bed.router(n).origin}"${groupsOf(n).length ? `, groups: [${groupsOf(n).join(", ")}]` : ""} }`;
+  const groups = o.groups ? `groups: { ${Object.keys(o.groups).map((g) => `${g}: {}`).join(", ")} }\n` : "";
+  const path = join(bed.dir, "fleet.yaml");
+  writeFileSync(path, `config: router.yaml\ndefaults: { ca_file: ca.pem${o.defaults ? `, ${o.defaults}` : ""} }\n${groups}routers:\n${names.map(row).join("\n")}\n`);
+  return path;
+}
+
+/** A quick rollout over `f`'s routers: short settle times, one router per wave, no failure budget; `more` overrides. */
+export function quickRollout(f: Fleet, dir: string, env: NodeJS.ProcessEnv, command: "deploy" | "upgrade", more: Partial<RolloutOptions> = {}): RolloutOptions {
+  return {
+    command,
+    routers: f.routers,
+    shared: f.shared!,
+    canary: { count: 1 },
+    waveSize: { count: 1 },
+    maxFailures: { count: 0 },
+    canarySettleMs: 50,
+    waveSettleMs: 50,
+    concurrency: 4,
+    readTimeoutMs: 10_000,
+    statePath: join(dir, "state.json"),
+    env,
+    run: { pollMs: 10, settleMs: 300, swapTimeoutMs: 20_000 },
+    ...more,
+  };
 }

@@ -236,19 +236,19 @@ export async function rollout(o: RolloutOptions): Promise<RolloutResult> {
 
   if (forced) {
     // At the target too, unless this forced rollout already replaced it (a resume).
-    const again = new Set(o.routers.filter((r) => results.get(r.name)!.outcome === "at-target" && state!.routers[r.name]?.outcome !== "upgraded").map((r) => r.name));
-    for (const n of again) {
-      const res = results.get(n)!;
+    for (const r of o.routers) {
+      const res = results.get(r.name)!;
+      if (res.outcome !== "at-target") continue;
+      if (state.routers[r.name]?.outcome === "upgraded") {
+        res.detail = "replaced by this forced rollout already";
+        continue;
+      }
       res.outcome = "not-started";
       delete res.after;
-      const t = tidy.indexOf(n);
-      if (t >= 0) tidy.splice(t, 1);
+      if (tidy.includes(r.name)) tidy.splice(tidy.indexOf(r.name), 1);
+      pending.push(r.name);
     }
-    for (const n of o.routers.map((r) => r.name)) {
-      const res = results.get(n)!;
-      if (res.outcome === "at-target" && state.routers[n]?.outcome === "upgraded") res.detail = "replaced by this forced rollout already";
-    }
-    const order = o.routers.map((r) => r.name).filter((n) => again.has(n) || pending.includes(n));
+    const order = o.routers.map((r) => r.name).filter((n) => pending.includes(n));
     pending.splice(0, pending.length, ...order);
   }
   const plan = planRollout({ pending, canary: o.canary, waveSize: o.waveSize, maxFailures: o.maxFailures, canaryPassed: state.canaryPassed });
